@@ -1,0 +1,128 @@
+# socketserver -- see README.md.
+#
+#   make             library (.a, .so), the CLI and the examples, in build/
+#   make run         the default server: the 10086 bot on 127.0.0.1:8002
+#   make test        CUnit suites, plain and then under ASan + UBSan
+#   make MODE=fork   a CLI whose default mode is fork (--mode still wins)
+#   make install PREFIX=/usr/local DESTDIR=
+
+CC      ?= cc
+MODE    ?= thread
+BUILD   ?= build
+PREFIX  ?= /usr/local
+SAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -fno-omit-frame-pointer
+
+WARN     = -Wall -Wextra -Werror
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(WARN) $(CFLAGS) \
+             $(EXTRA_CFLAGS) -pthread -fPIC -MMD -MP
+LDLIBS   = -pthread -lm
+
+LIB_SRC  = $(wildcard socketserver/*.c)
+HND_SRC  = $(wildcard handlers/*.c)
+CLI_SRC  = $(wildcard cli/*.c)
+EX_SRC   = $(wildcard examples/*.c)
+TEST_SRC = $(wildcard tests/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_OBJ  = $(call obj,$(LIB_SRC))
+HND_OBJ  = $(call obj,$(HND_SRC))
+CLI_OBJ  = $(call obj,$(CLI_SRC))
+TEST_OBJ = $(call obj,$(TEST_SRC))
+EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
+
+.PHONY: all lib cli examples run test test-plain test-sanitized cunit \
+        install uninstall clean
+all: lib cli examples
+lib: $(BUILD)/libsocketserver.a $(BUILD)/libsocketserver.so
+cli: $(BUILD)/socketserver
+examples: $(EXAMPLES)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# The compiled-in default mode: rebuild options.o when MODE changes.
+$(BUILD)/mode.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(MODE)' | cmp -s - $@ || echo '$(MODE)' > $@
+$(BUILD)/obj/cli/options.o: EXTRA_CFLAGS += -DSS_DEFAULT_MODE='"$(MODE)"'
+$(BUILD)/obj/cli/options.o: $(BUILD)/mode.stamp
+FORCE:
+
+$(BUILD)/libsocketserver.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libsocketserver.so: $(LIB_OBJ)
+	$(CC) -shared -o $@ $^ $(LDLIBS)
+
+$(BUILD)/socketserver: $(CLI_OBJ) $(HND_OBJ) $(BUILD)/libsocketserver.a
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/examples/%: examples/%.c $(BUILD)/libsocketserver.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isocketserver -o $@ $^ $(LDLIBS)
+
+run: cli
+	$(BUILD)/socketserver
+
+# ---- Tests ---------------------------------------------------------------
+
+# CUnit comes from Debian's libcunit1-dev: installed here when missing and
+# we are root, otherwise the command to run is printed.
+cunit:
+	@if [ ! -f /usr/include/CUnit/CUnit.h ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing CUnit (libcunit1-dev)"; \
+	    apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      libcunit1-dev >/dev/null || exit 1; \
+	  else \
+	    echo "CUnit is missing: run 'sudo apt-get install libcunit1-dev'"; \
+	    exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/tests/run_tests: $(TEST_OBJ) $(HND_OBJ) $(BUILD)/libsocketserver.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ -lcunit $(LDLIBS)
+
+# Each run is bounded: a hung test fails the run instead of stalling it.
+TEST_TIMEOUT ?= 900
+test-plain: cunit all $(BUILD)/tests/run_tests
+	SS_CLI=$(BUILD)/socketserver timeout -k 10 $(TEST_TIMEOUT) \
+	  $(BUILD)/tests/run_tests
+
+test-sanitized: cunit
+	$(MAKE) BUILD=build/sanitized EXTRA_CFLAGS='$(SAN_FLAGS)' \
+	  CFLAGS='-O1 -g' test-plain
+
+test: test-plain test-sanitized
+
+# ---- Install -------------------------------------------------------------
+
+install: lib cli
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libsocketserver.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libsocketserver.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 socketserver/socketserver.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/socketserver $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell \
+	  sed -n 's/^#define SS_VERSION "\(.*\)"/\1/p' socketserver/socketserver.h)|' \
+	  socketserver/socketserver.pc.in \
+	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/socketserver.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/lib/libsocketserver.a \
+	  $(DESTDIR)$(PREFIX)/lib/libsocketserver.so \
+	  $(DESTDIR)$(PREFIX)/include/socketserver.h \
+	  $(DESTDIR)$(PREFIX)/bin/socketserver \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/socketserver.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

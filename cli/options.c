@@ -1,0 +1,253 @@
+/* options.c -- the command line of build/socketserver.  Every bad flag or
+ * value is named in the message, and the exit status is 2. */
+#include "options.h"
+
+#include "../handlers/handlers.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SS_DEFAULT_MODE
+#define SS_DEFAULT_MODE "thread"
+#endif
+
+static const char usage[] =
+    "usage: socketserver [--mode sync|fork|thread] [--handler NAME]\n"
+    "                    [--listen ADDR] [--udp] [--max-children N]\n"
+    "                    [--max-threads N] [--thread-stack KIB]\n"
+    "                    [--grace SECONDS] [--timeout SECONDS]\n"
+    "                    [--backlog N] [--max-datagram BYTES] [--nodelay]\n"
+    "                    [--reuse-port] [--no-reuse-address]\n"
+    "                    [--log-level error|warn|info|debug]\n"
+    "                    [--list] [--help] [--version]\n";
+
+static const char help[] =
+    "\n"
+    "Serve a handler on a socket, running each connection (or datagram) in\n"
+    "the chosen mode.  The first line printed is 'listening on ADDRESS'.\n"
+    "\n"
+    "  --mode M           how requests run (default " SS_DEFAULT_MODE
+    "); see --list\n"
+    "  --handler NAME     what to say (default menu10086); see --list\n"
+    "  --listen ADDR      HOST:PORT, [IPV6]:PORT or unix:PATH; port 0 picks\n"
+    "                     a free port (default 127.0.0.1:8002)\n"
+    "  --udp              a datagram server (UDP, or Unix datagram)\n"
+    "  --max-children N   fork mode: live children at most (default 40)\n"
+    "  --max-threads N    thread mode: live threads at most (default 256)\n"
+    "  --thread-stack KIB thread mode: stack size per thread\n"
+    "  --grace SECONDS    on SIGINT/SIGTERM, time in-flight connections get\n"
+    "                     to finish (default 10)\n"
+    "  --timeout SECONDS  idle timeout of each read or write (default none)\n"
+    "  --backlog N        listen backlog (default SOMAXCONN)\n"
+    "  --max-datagram B   longest datagram accepted (default 8192)\n"
+    "  --nodelay          TCP_NODELAY on connections\n"
+    "  --reuse-port       SO_REUSEPORT on the listener\n"
+    "  --no-reuse-address no SO_REUSEADDR (on by default)\n"
+    "  --log-level L      error, warn, info (default) or debug\n"
+    "  --list             list modes and handlers\n"
+    "\n"
+    "Exit status: 0 after a clean stop, 1 when the server cannot run,\n"
+    "2 for a bad command line.\n";
+
+static int bad(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "socketserver: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\n%s", usage);
+    return CLI_BAD_USAGE;
+}
+
+static int parse_count(const char *flag, const char *text, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end || v < 1 || v > max) {
+        char range[64];
+        snprintf(range, sizeof(range), "a whole number from 1 to %ld, got",
+                 max);
+        fprintf(stderr, "socketserver: %s: expected %s '%s'\n%s", flag, range,
+                text, usage);
+        return CLI_BAD_USAGE;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_seconds(const char *flag, const char *text, int *ms)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v < 0 || v > 86400)
+        return bad("%s: expected seconds from 0 to 86400, got '%s'", flag,
+                   text);
+    *ms = (int)(v * 1000 + 0.5);
+    return 0;
+}
+
+static int parse_log_level(const char *text, int *level)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (int i = 0; i < 4; i++)
+        if (strcmp(text, names[i]) == 0) {
+            *level = i;
+            return 0;
+        }
+    return bad("%s: expected error, warn, info or debug, got '%s'",
+               "--log-level", text);
+}
+
+static void print_list(void)
+{
+    printf("modes:\n");
+    for (size_t i = 0; ss_mode_name(i); i++)
+        printf("  %-12s %s\n", ss_mode_name(i), ss_mode_summary(i));
+    printf("handlers:\n");
+    for (size_t i = 0; handlers_at(i); i++)
+        printf("  %-12s %s\n", handlers_at(i)->name, handlers_at(i)->summary);
+}
+
+static int mode_exists(const char *name)
+{
+    for (size_t i = 0; ss_mode_name(i); i++)
+        if (strcmp(ss_mode_name(i), name) == 0)
+            return 1;
+    return 0;
+}
+
+void cli_defaults(cli_options_t *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->mode = SS_DEFAULT_MODE;
+    o->handler = "menu10086";
+    o->listen = "127.0.0.1:8002";
+    o->grace_ms = 10000;
+    o->reuse_address = 1;
+    o->log_level = SS_LOG_INFO;
+}
+
+/* Options that take a value; "--flag VALUE" or "--flag=VALUE". */
+static int apply_value(cli_options_t *o, const char *flag, const char *value)
+{
+    long n = 0;
+    int rc = 0;
+    if (strcmp(flag, "--mode") == 0) {
+        o->mode = value;
+        if (!mode_exists(value))
+            return bad("%s: unknown mode '%s' (see --list)", flag, value);
+    } else if (strcmp(flag, "--handler") == 0) {
+        o->handler = value;
+        if (!handlers_find(value))
+            return bad("%s: unknown handler '%s' (see --list)", flag, value);
+    } else if (strcmp(flag, "--listen") == 0) {
+        o->listen = value;
+    } else if (strcmp(flag, "--max-children") == 0) {
+        if (!(rc = parse_count(flag, value, 100000, &n)))
+            o->max_children = (int)n;
+    } else if (strcmp(flag, "--max-threads") == 0) {
+        if (!(rc = parse_count(flag, value, 100000, &n)))
+            o->max_threads = (int)n;
+    } else if (strcmp(flag, "--thread-stack") == 0) {
+        if (!(rc = parse_count(flag, value, 1L << 20, &n)))
+            o->thread_stack = (size_t)n * 1024;
+    } else if (strcmp(flag, "--backlog") == 0) {
+        if (!(rc = parse_count(flag, value, INT_MAX, &n)))
+            o->backlog = (int)n;
+    } else if (strcmp(flag, "--max-datagram") == 0) {
+        if (!(rc = parse_count(flag, value, 65536, &n)))
+            o->max_datagram = (size_t)n;
+    } else if (strcmp(flag, "--grace") == 0) {
+        rc = parse_seconds(flag, value, &o->grace_ms);
+    } else if (strcmp(flag, "--timeout") == 0) {
+        rc = parse_seconds(flag, value, &o->timeout_ms);
+    } else if (strcmp(flag, "--log-level") == 0) {
+        rc = parse_log_level(value, &o->log_level);
+    }
+    return rc;
+}
+
+/* Options without a value.  Returns 1 when flag is not one of them. */
+static int apply_switch(cli_options_t *o, const char *flag)
+{
+    if (strcmp(flag, "--udp") == 0)
+        o->udp = 1;
+    else if (strcmp(flag, "--nodelay") == 0)
+        o->nodelay = 1;
+    else if (strcmp(flag, "--reuse-port") == 0)
+        o->reuse_port = 1;
+    else if (strcmp(flag, "--no-reuse-address") == 0)
+        o->reuse_address = 0;
+    else
+        return 1;
+    return 0;
+}
+
+static int takes_value(const char *flag)
+{
+    static const char *const flags[] = {
+        "--mode",    "--handler", "--listen",  "--max-children",
+        "--max-threads", "--thread-stack", "--backlog", "--max-datagram",
+        "--grace",   "--timeout", "--log-level"};
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+        if (strcmp(flag, flags[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_switch_flag(const char *flag)
+{
+    static const char *const info[] = {"--list", "--help", "-h", "--version"};
+    for (size_t i = 0; i < sizeof(info) / sizeof(info[0]); i++)
+        if (strcmp(flag, info[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int print_info(const char *flag)
+{
+    if (strcmp(flag, "--list") == 0)
+        print_list();
+    else if (strcmp(flag, "--version") == 0)
+        printf("socketserver %s\n", SS_VERSION);
+    else
+        printf("%s%s", usage, help);
+    return CLI_EXIT_NOW;
+}
+
+int cli_parse(int argc, char **argv, cli_options_t *o)
+{
+    cli_defaults(o);
+    for (int i = 1; i < argc; i++) {
+        char flag[64];
+        const char *arg = argv[i], *value = NULL;
+        const char *eq = strchr(arg, '=');
+        if (strncmp(arg, "--", 2) != 0 && !is_switch_flag(arg))
+            return bad("unexpected argument '%s'%s", arg, "");
+        size_t len = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (len >= sizeof(flag))
+            return bad("unknown option '%s'%s", arg, "");
+        memcpy(flag, arg, len);
+        flag[len] = '\0';
+        if (is_switch_flag(flag))
+            return print_info(flag);
+        if (apply_switch(o, flag) == 0) {
+            if (eq)
+                return bad("%s takes no value%s", flag, "");
+            continue;
+        }
+        if (!takes_value(flag))
+            return bad("unknown option '%s'%s", flag, "");
+        value = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!value)
+            return bad("%s needs a value%s", flag, "");
+        int rc = apply_value(o, flag, value);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

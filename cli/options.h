@@ -1,0 +1,23 @@
+/* options.h -- the command line of build/socketserver. */
+#ifndef SS_CLI_OPTIONS_H
+#define SS_CLI_OPTIONS_H
+
+#include <stddef.h>
+
+#define CLI_EXIT_NOW 1  /* --help, --list or --version was printed */
+#define CLI_BAD_USAGE 2 /* a message was printed; exit status 2 */
+
+typedef struct cli_options {
+    const char *mode, *handler, *listen;
+    int udp, nodelay, reuse_port, reuse_address;
+    int max_children, max_threads, backlog;
+    size_t thread_stack, max_datagram;
+    int grace_ms, timeout_ms, log_level;
+} cli_options_t;
+
+void cli_defaults(cli_options_t *o);
+
+/* 0: serve with *o; CLI_EXIT_NOW or CLI_BAD_USAGE: exit with 0 or 2. */
+int cli_parse(int argc, char **argv, cli_options_t *o);
+
+#endif

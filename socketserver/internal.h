@@ -1,0 +1,127 @@
+/* internal.h -- private to libsocketserver: the server and request structs,
+ * the mode strategy interface and the helpers the modes share.  Private
+ * names start with ss__ (libuv's habit). */
+#ifndef SOCKETSERVER_INTERNAL_H
+#define SOCKETSERVER_INTERNAL_H
+
+#include "socketserver.h"
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/un.h>
+
+/* "[" + 45-char IPv6 + "]:" + port, or "unix:" + a sun_path. */
+#define SS_ADDRSTRLEN (sizeof(((struct sockaddr_un *)0)->sun_path) + 8)
+
+#define SS_DEFAULT_MAX_DATAGRAM 8192
+#define SS_DEFAULT_MAX_CHILDREN 40
+#define SS_DEFAULT_MAX_THREADS 256
+#define SS_DEFAULT_GRACE_MS 10000
+#define SS_DEFAULT_SERVICE_MS 500
+#define SS_READ_AHEAD 4096 /* buffer behind ss_read_line */
+#define SS_LINGER_MS 500   /* bound on the drain after shutdown(SHUT_WR) */
+#define SS_LINGER_BYTES 65536
+
+/* A mode is a strategy object: how a server runs each request.  Adding one
+ * is a new mode_*.c file plus a row in modes.c. */
+typedef struct ss_mode {
+    const char *name;
+    const char *summary;
+    /* Allocate the mode's state in srv->mode_state: 0 or -errno. */
+    int (*open)(ss_server_t *srv);
+    /* Run or hand off req; takes ownership of it (frees it in every case). */
+    void (*process)(ss_server_t *srv, ss_request_t *req);
+    /* A descriptor the server loop should poll for the mode (a child exit
+     * notification), or -1; when readable the loop calls service. */
+    int (*wake_fd)(ss_server_t *srv);
+    /* Housekeeping on each loop pass (reap children, join threads). */
+    void (*service)(ss_server_t *srv);
+    /* ms until service must run again even if nothing happens, or -1. */
+    int (*service_due_ms)(ss_server_t *srv);
+    /* Wait for requests in flight (block_on_close, bounded by grace_ms,
+     * then cancel them). */
+    void (*close)(ss_server_t *srv);
+    /* Free the state; runs when the last request has let go the server. */
+    void (*release)(ss_server_t *srv);
+} ss_mode_t;
+
+struct ss_server {
+    ss_config_t cfg;
+    const ss_mode_t *mode;
+    void *mode_state;
+    int fd;     /* listening (stream) or bound (datagram) socket */
+    int family; /* AF_INET, AF_INET6 or AF_UNIX */
+    char address[SS_ADDRSTRLEN];
+    char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    pid_t owner_pid; /* only the creating process removes unix_path */
+
+    int wake_r, wake_w;   /* self-pipe: ss_server_shutdown wakes the loop */
+    int abort_r, abort_w; /* written once to cancel every request's wait */
+    volatile sig_atomic_t shutdown_requested;
+    atomic_llong hard_stop_at_ms; /* 0, or when waits start to fail */
+    atomic_int refs;              /* the owner plus each running request */
+
+    long long accept_paused_until_ms; /* after EMFILE and friends */
+    long long accept_error_logged_ms;
+    unsigned char *datagram_buf; /* max_datagram bytes */
+};
+
+struct ss_request {
+    ss_server_t *server;
+    int fd;       /* the connection, or the server socket for datagrams */
+    int datagram; /* 1: in holds the datagram; sends go to peer */
+    int timeout_ms;
+    struct sockaddr_storage peer;
+    socklen_t peer_len;
+    char peer_text[SS_ADDRSTRLEN]; /* formatted on first ss_peer */
+    void *data;
+    /* Bytes received but not yet returned: the read-ahead of ss_read_line,
+     * or the whole datagram. */
+    char *in;
+    size_t in_off, in_len, in_cap;
+};
+
+/* clock.c-free helpers */
+long long ss__now_ms(void);
+int ss__set_nonblocking_cloexec(int fd);
+
+/* addr.c */
+typedef struct ss_addr_parts {
+    int is_unix;
+    char host[256]; /* empty: any address */
+    char port[6];
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+} ss_addr_parts_t;
+int ss__addr_parse(const char *text, ss_addr_parts_t *out, char *err,
+                   size_t errlen);
+void ss__addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
+                     size_t cap);
+
+/* request.c */
+ss_request_t *ss__request_new(ss_server_t *srv, int fd,
+                              const struct sockaddr *peer, socklen_t peer_len);
+int ss__request_set_datagram(ss_request_t *req, const void *data, size_t len);
+void ss__request_run(ss_request_t *req);
+void ss__request_free(ss_request_t *req);
+void ss__request_forget(ss_request_t *req);
+int ss__wait_fd(ss_request_t *req, int fd, short events,
+                long long deadline_ms);
+
+/* server.c */
+void ss__server_ref(ss_server_t *srv);
+void ss__server_unref(ss_server_t *srv);
+void ss__server_cancel_requests(ss_server_t *srv);
+long long ss__grace_deadline_ms(const ss_server_t *srv);
+void ss__close_fd(int *fd);
+
+/* modes.c */
+const ss_mode_t *ss__mode_find(const char *name);
+
+extern const ss_mode_t ss__mode_sync;
+extern const ss_mode_t ss__mode_fork;
+extern const ss_mode_t ss__mode_thread;
+
+#endif /* SOCKETSERVER_INTERNAL_H */

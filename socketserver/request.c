@@ -1,0 +1,397 @@
+/* request.c -- a request's life (run the handler, close gracefully) and the
+ * I/O functions handlers use.
+ *
+ * Every function tries the system call first and, on EAGAIN, waits in
+ * ss__wait_fd with an absolute deadline.  That single wait is the seam a
+ * mode can replace: blocking modes poll() here; an event mode parks a
+ * coroutine instead, and the handler never knows. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* ---- Waiting ----------------------------------------------------------- */
+
+/* The earlier of two deadlines, where 0 means "none". */
+static long long earlier(long long a, long long b)
+{
+    if (a == 0)
+        return b;
+    if (b == 0)
+        return a;
+    return a < b ? a : b;
+}
+
+/* Block until fd is ready for events (fd < 0: just wait for the time),
+ * deadline_ms passes (-ETIMEDOUT), or the server cancels its requests
+ * (-ECANCELED: the abort pipe is readable, or the hard stop time that a
+ * shutdown set has passed).  Deadlines are absolute, in ss__now_ms time. */
+int ss__wait_fd(ss_request_t *req, int fd, short events, long long deadline_ms)
+{
+    ss_server_t *srv = req->server;
+    struct pollfd pfd[2] = {{fd, events, 0}, {srv->abort_r, POLLIN, 0}};
+    for (;;) {
+        long long stop = atomic_load(&srv->hard_stop_at_ms);
+        long long until = earlier(deadline_ms, stop);
+        long long now = ss__now_ms();
+        if (stop && now >= stop)
+            return -ECANCELED;
+        if (until && now >= until)
+            return -ETIMEDOUT;
+        long long left = until ? until - now : -1;
+        int n = poll(pfd, 2, left > 60000 ? 60000 : (int)left);
+        if (n < 0 && errno != EINTR)
+            return -errno;
+        if (n > 0 && pfd[1].revents)
+            return -ECANCELED;
+        if (n > 0 && pfd[0].revents)
+            return 0;
+    }
+}
+
+static long long call_deadline(const ss_request_t *req)
+{
+    return req->timeout_ms > 0 ? ss__now_ms() + req->timeout_ms : 0;
+}
+
+/* ---- Receiving --------------------------------------------------------- */
+
+/* Hand out bytes already received (read-ahead, or the datagram). */
+static size_t take_buffered(ss_request_t *req, void *buf, size_t len)
+{
+    size_t avail = req->in_len - req->in_off;
+    size_t n = avail < len ? avail : len;
+    memcpy(buf, req->in + req->in_off, n);
+    req->in_off += n;
+    return n;
+}
+
+static ssize_t recv_until(ss_request_t *req, void *buf, size_t len,
+                          long long deadline)
+{
+    if (req->in_off < req->in_len)
+        return (ssize_t)take_buffered(req, buf, len);
+    if (req->datagram)
+        return 0; /* the datagram is used up: end of file */
+    for (;;) {
+        ssize_t n = recv(req->fd, buf, len, 0);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        int rc = ss__wait_fd(req, req->fd, POLLIN, deadline);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+ssize_t ss_recv(ss_request_t *req, void *buf, size_t len)
+{
+    return recv_until(req, buf, len, call_deadline(req));
+}
+
+ssize_t ss_recv_exact(ss_request_t *req, void *buf, size_t n)
+{
+    long long deadline = call_deadline(req);
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = recv_until(req, (char *)buf + got, n - got, deadline);
+        if (k < 0)
+            return k;
+        if (k == 0)
+            break;
+        got += (size_t)k;
+    }
+    return (ssize_t)got;
+}
+
+/* Refill the read-ahead buffer: >0 bytes, 0 at end of file, <0 error. */
+static ssize_t fill_read_ahead(ss_request_t *req, long long deadline)
+{
+    if (req->datagram)
+        return 0;
+    if (!req->in) {
+        req->in = malloc(SS_READ_AHEAD);
+        if (!req->in)
+            return -ENOMEM;
+        req->in_cap = SS_READ_AHEAD;
+    }
+    req->in_off = req->in_len = 0;
+    ssize_t n = recv_until(req, req->in, req->in_cap, deadline);
+    if (n > 0)
+        req->in_len = (size_t)n;
+    return n;
+}
+
+ssize_t ss_read_line(ss_request_t *req, char *buf, size_t cap)
+{
+    if (cap == 0)
+        return -EINVAL;
+    long long deadline = call_deadline(req);
+    size_t n = 0;
+    for (;;) {
+        if (req->in_off == req->in_len) {
+            ssize_t k = fill_read_ahead(req, deadline);
+            if (k <= 0) {
+                buf[n] = '\0';
+                return k < 0 ? k : (ssize_t)n;
+            }
+        }
+        const char *avail = req->in + req->in_off;
+        size_t k = req->in_len - req->in_off;
+        const char *nl = memchr(avail, '\n', k);
+        size_t take = nl ? (size_t)(nl - avail) + 1 : k;
+        int too_long = n + take > cap - 1;
+        if (too_long)
+            take = cap - 1 - n;
+        memcpy(buf + n, avail, take);
+        req->in_off += take;
+        n += take;
+        buf[n] = '\0';
+        if (too_long)
+            return -EMSGSIZE;
+        if (nl)
+            return (ssize_t)n;
+    }
+}
+
+/* ---- Sending ----------------------------------------------------------- */
+
+/* An unnamed Unix datagram socket has no address to reply to. */
+static int peer_is_unnamed(const ss_request_t *req)
+{
+    return req->peer.ss_family == AF_UNIX &&
+           req->peer_len <= offsetof(struct sockaddr_un, sun_path);
+}
+
+static int send_datagram(ss_request_t *req, const void *buf, size_t len)
+{
+    if (peer_is_unnamed(req))
+        return -EDESTADDRREQ;
+    long long deadline = call_deadline(req);
+    for (;;) {
+        ssize_t n = sendto(req->fd, buf, len, MSG_NOSIGNAL,
+                           (const struct sockaddr *)&req->peer, req->peer_len);
+        if (n >= 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+            return -errno;
+        int rc = ss__wait_fd(req, req->fd, POLLOUT, deadline);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+int ss_send_all(ss_request_t *req, const void *buf, size_t len)
+{
+    if (req->datagram)
+        return send_datagram(req, buf, len);
+    long long deadline = call_deadline(req);
+    const char *p = buf;
+    while (len > 0) {
+        /* MSG_NOSIGNAL: a peer that went away is an EPIPE, not a SIGPIPE
+         * that kills the whole server. */
+        ssize_t n = send(req->fd, p, len, MSG_NOSIGNAL);
+        if (n > 0) {
+            p += n;
+            len -= (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        int rc = ss__wait_fd(req, req->fd, POLLOUT, deadline);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int ss_reply(ss_request_t *req, const void *buf, size_t len)
+{
+    return ss_send_all(req, buf, len);
+}
+
+int ss_sendf(ss_request_t *req, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -EINVAL;
+    if ((size_t)n < sizeof(small))
+        return ss_send_all(req, small, (size_t)n);
+    char *big = malloc((size_t)n + 1);
+    if (!big)
+        return -ENOMEM;
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int rc = ss_send_all(req, big, (size_t)n);
+    free(big);
+    return rc;
+}
+
+int ss_sleep(ss_request_t *req, unsigned ms)
+{
+    long long wake = ss__now_ms() + ms;
+    long long deadline = call_deadline(req);
+    if (deadline && deadline < wake)
+        return ss__wait_fd(req, -1, 0, deadline);
+    int rc = ss__wait_fd(req, -1, 0, wake);
+    return rc == -ETIMEDOUT ? 0 : rc;
+}
+
+/* ---- Accessors --------------------------------------------------------- */
+
+void ss_set_timeout(ss_request_t *req, int timeout_ms)
+{
+    req->timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+}
+
+const char *ss_peer(ss_request_t *req)
+{
+    if (!req->peer_text[0])
+        ss__addr_format((const struct sockaddr *)&req->peer, req->peer_len,
+                        req->peer_text, sizeof(req->peer_text));
+    return req->peer_text;
+}
+
+const struct sockaddr *ss_peer_addr(const ss_request_t *req, socklen_t *len)
+{
+    if (len)
+        *len = req->peer_len;
+    return (const struct sockaddr *)&req->peer;
+}
+
+void *ss_data(const ss_request_t *req) { return req->data; }
+void ss_set_data(ss_request_t *req, void *data) { req->data = data; }
+ss_server_t *ss_request_server(const ss_request_t *req) { return req->server; }
+void *ss_context(const ss_request_t *req) { return req->server->cfg.context; }
+int ss_is_datagram(const ss_request_t *req) { return req->datagram; }
+
+const void *ss_datagram(const ss_request_t *req, size_t *len)
+{
+    if (len)
+        *len = req->datagram ? req->in_len : 0;
+    return req->datagram ? req->in : NULL;
+}
+
+/* ---- Life of a request ------------------------------------------------- */
+
+ss_request_t *ss__request_new(ss_server_t *srv, int fd,
+                              const struct sockaddr *peer, socklen_t peer_len)
+{
+    ss_request_t *req = calloc(1, sizeof(*req));
+    if (!req)
+        return NULL;
+    req->server = srv;
+    req->fd = fd;
+    req->timeout_ms = srv->cfg.timeout_ms;
+    if (peer_len > sizeof(req->peer))
+        peer_len = sizeof(req->peer);
+    memcpy(&req->peer, peer, peer_len);
+    req->peer_len = peer_len;
+    ss__server_ref(srv);
+    return req;
+}
+
+/* The request keeps its own copy: the server's receive buffer is reused
+ * for the next datagram while this one may still be running elsewhere. */
+int ss__request_set_datagram(ss_request_t *req, const void *data, size_t len)
+{
+    req->in = malloc(len ? len : 1);
+    if (!req->in)
+        return -ENOMEM;
+    memcpy(req->in, data, len);
+    req->in_len = req->in_cap = len;
+    req->in_off = 0;
+    req->datagram = 1;
+    return 0;
+}
+
+/* Peer resets and broken pipes are ordinary peer behaviour, not errors. */
+static void report_error(ss_request_t *req, int err)
+{
+    ss_server_t *srv = req->server;
+    if (srv->cfg.handle_error) {
+        srv->cfg.handle_error(srv, req, err);
+        return;
+    }
+    int quiet = err == -ECONNRESET || err == -EPIPE || err == -ECANCELED;
+    ss_log(quiet ? SS_LOG_DEBUG : SS_LOG_WARN, "%s: %s: %s",
+           srv->cfg.handler->name, ss_peer(req), strerror(-err));
+}
+
+/* setup, handle, finish -- finish always -- then report any failure. */
+void ss__request_run(ss_request_t *req)
+{
+    const ss_handler_t *h = req->server->cfg.handler;
+    int rc = h->setup ? h->setup(req) : 0;
+    if (rc >= 0 && h->handle)
+        rc = h->handle(req);
+    if (h->finish)
+        h->finish(req);
+    if (rc < 0)
+        report_error(req, rc);
+}
+
+/* Close like nginx and Apache: send FIN, then read and discard what the
+ * peer still sends for a short, bounded time.  Closing with unread data
+ * makes the kernel send RST, which can destroy the reply we just sent
+ * before the client has read it. */
+static void close_gracefully(ss_request_t *req)
+{
+    if (shutdown(req->fd, SHUT_WR) == 0) {
+        long long deadline = ss__now_ms() + SS_LINGER_MS;
+        char junk[2048];
+        size_t drained = 0;
+        while (drained < SS_LINGER_BYTES) {
+            ssize_t n = recv(req->fd, junk, sizeof(junk), 0);
+            if (n > 0) {
+                drained += (size_t)n;
+                continue;
+            }
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+                ss__wait_fd(req, req->fd, POLLIN, deadline) < 0)
+                break;
+        }
+    }
+    close(req->fd);
+}
+
+void ss__request_free(ss_request_t *req)
+{
+    if (!req)
+        return;
+    if (!req->datagram && req->fd >= 0)
+        close_gracefully(req);
+    free(req->in);
+    ss_server_t *srv = req->server;
+    free(req);
+    ss__server_unref(srv);
+}
+
+/* Drop this process's copy of a request without touching the connection:
+ * a forking parent must not shutdown() a socket its child is serving. */
+void ss__request_forget(ss_request_t *req)
+{
+    if (!req->datagram && req->fd >= 0)
+        close(req->fd);
+    req->fd = -1;
+    ss__request_free(req);
+}

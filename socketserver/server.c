@@ -1,0 +1,533 @@
+/* server.c -- a server's life: create (bind + listen), the serve loop,
+ * shutdown, close.  How each request then runs is the mode's business. */
+#include "internal.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ACCEPT_PAUSE_MS 100      /* after EMFILE and friends */
+#define ACCEPT_LOG_INTERVAL_MS 1000
+
+/* ---- Small helpers ----------------------------------------------------- */
+
+void ss__close_fd(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    SS_PRINTF(4, 5);
+
+/* Write "what: why" into the caller's buffer and return rc. */
+static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+void ss_config_init(ss_config_t *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->mode = "thread";
+    cfg->block_on_close = 1;
+    cfg->grace_ms = SS_DEFAULT_GRACE_MS;
+}
+
+/* Fill in the zero-means-default fields of the server's own copy. */
+static void apply_defaults(ss_config_t *cfg)
+{
+    if (!cfg->mode)
+        cfg->mode = "thread";
+    if (cfg->backlog <= 0)
+        cfg->backlog = SOMAXCONN;
+    if (cfg->max_datagram == 0)
+        cfg->max_datagram = SS_DEFAULT_MAX_DATAGRAM;
+    if (cfg->max_children <= 0)
+        cfg->max_children = SS_DEFAULT_MAX_CHILDREN;
+    if (cfg->max_threads <= 0)
+        cfg->max_threads = SS_DEFAULT_MAX_THREADS;
+    if (cfg->grace_ms < 0)
+        cfg->grace_ms = 0;
+    if (cfg->service_interval_ms <= 0)
+        cfg->service_interval_ms = SS_DEFAULT_SERVICE_MS;
+}
+
+/* ---- Binding ----------------------------------------------------------- */
+
+/* A Unix socket file nobody listens on is left over from a dead server:
+ * connecting to it is refused.  Only then may reuse_address remove it. */
+static int unix_path_is_stale(const char *path, int socktype)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode))
+        return 0;
+    int probe = socket(AF_UNIX, socktype, 0);
+    if (probe < 0)
+        return 0;
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    strcpy(un.sun_path, path);
+    int stale = connect(probe, (struct sockaddr *)&un, sizeof(un)) < 0 &&
+                errno == ECONNREFUSED;
+    close(probe);
+    return stale;
+}
+
+static void set_socket_options(const ss_config_t *cfg, int fd, int family)
+{
+    int on = 1;
+    if (cfg->reuse_address && family != AF_UNIX)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+#ifdef SO_REUSEPORT
+    if (cfg->reuse_port && family != AF_UNIX)
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+#endif
+}
+
+static int bind_retrying_stale(const ss_config_t *cfg, int fd,
+                               const struct sockaddr *sa, socklen_t len,
+                               int socktype)
+{
+    if (bind(fd, sa, len) == 0)
+        return 0;
+    const char *path = ((const struct sockaddr_un *)sa)->sun_path;
+    if (errno != EADDRINUSE || sa->sa_family != AF_UNIX ||
+        !cfg->reuse_address || !unix_path_is_stale(path, socktype))
+        return -1;
+    unlink(path);
+    return bind(fd, sa, len);
+}
+
+/* socket + options + bind + listen on one address.  Returns the descriptor,
+ * or -errno with the failing call named in err. */
+static int open_listener(ss_server_t *srv, const struct sockaddr *sa,
+                         socklen_t len, char *err, size_t errlen)
+{
+    const ss_config_t *cfg = &srv->cfg;
+    int socktype = cfg->datagram ? SOCK_DGRAM : SOCK_STREAM;
+    int fd = socket(sa->sa_family, socktype, 0);
+    if (fd < 0)
+        return fail(err, errlen, -errno, "socket %s: %s", cfg->address,
+                    strerror(errno));
+    int rc = ss__set_nonblocking_cloexec(fd);
+    set_socket_options(cfg, fd, sa->sa_family);
+    const char *call = "fcntl";
+    if (rc == 0) {
+        call = "bind";
+        rc = bind_retrying_stale(cfg, fd, sa, len, socktype) < 0 ? -errno : 0;
+    }
+    if (rc == 0 && sa->sa_family == AF_UNIX)
+        strcpy(srv->unix_path, ((const struct sockaddr_un *)sa)->sun_path);
+    if (rc == 0 && !cfg->datagram) {
+        call = "listen";
+        rc = listen(fd, cfg->backlog) < 0 ? -errno : 0;
+    }
+    if (rc == 0)
+        return fd;
+    close(fd);
+    if (srv->unix_path[0]) {
+        unlink(srv->unix_path);
+        srv->unix_path[0] = '\0';
+    }
+    return fail(err, errlen, rc, "%s %s: %s", call, cfg->address,
+                strerror(-rc));
+}
+
+/* Resolve the address and bind the first candidate that works, as
+ * Python's create_server does. */
+static int bind_address(ss_server_t *srv, char *err, size_t errlen)
+{
+    ss_addr_parts_t parts;
+    if (ss__addr_parse(srv->cfg.address, &parts, err, errlen) < 0)
+        return -EINVAL;
+    if (parts.is_unix) {
+        struct sockaddr_un un = {.sun_family = AF_UNIX};
+        strcpy(un.sun_path, parts.path);
+        return open_listener(srv, (struct sockaddr *)&un, sizeof(un), err,
+                             errlen);
+    }
+    struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
+                             .ai_socktype =
+                                 srv->cfg.datagram ? SOCK_DGRAM : SOCK_STREAM};
+    struct addrinfo *list;
+    int gai = getaddrinfo(parts.host[0] ? parts.host : NULL, parts.port,
+                          &hints, &list);
+    if (gai != 0)
+        return fail(err, errlen, -EADDRNOTAVAIL, "resolve %s: %s",
+                    srv->cfg.address, gai_strerror(gai));
+    int fd = -EADDRNOTAVAIL;
+    for (struct addrinfo *ai = list; ai && fd < 0; ai = ai->ai_next)
+        fd = open_listener(srv, ai->ai_addr, ai->ai_addrlen, err, errlen);
+    freeaddrinfo(list);
+    return fd;
+}
+
+static int record_bound_address(ss_server_t *srv)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (getsockname(srv->fd, (struct sockaddr *)&ss, &len) < 0)
+        return -errno;
+    srv->family = ss.ss_family;
+    ss__addr_format((struct sockaddr *)&ss, len, srv->address,
+                    sizeof(srv->address));
+    return 0;
+}
+
+static int make_pipe(int *r, int *w)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        return -errno;
+    ss__set_nonblocking_cloexec(p[0]);
+    ss__set_nonblocking_cloexec(p[1]);
+    *r = p[0];
+    *w = p[1];
+    return 0;
+}
+
+/* Everything create may have acquired, released in reverse. */
+static void server_free(ss_server_t *srv)
+{
+    if (srv->mode_state && srv->mode->release)
+        srv->mode->release(srv);
+    ss__close_fd(&srv->fd);
+    if (srv->unix_path[0] && srv->owner_pid == getpid())
+        unlink(srv->unix_path);
+    ss__close_fd(&srv->wake_r);
+    ss__close_fd(&srv->wake_w);
+    ss__close_fd(&srv->abort_r);
+    ss__close_fd(&srv->abort_w);
+    free(srv->datagram_buf);
+    free(srv);
+}
+
+static int check_config(const ss_config_t *cfg, char *err, size_t errlen)
+{
+    if (!cfg->handler)
+        return fail(err, errlen, -EINVAL, "no handler given");
+    if (!ss__mode_find(cfg->mode ? cfg->mode : "thread"))
+        return fail(err, errlen, -EINVAL, "unknown mode '%s'", cfg->mode);
+    if (!cfg->address)
+        return fail(err, errlen, -EINVAL, "no address given");
+    return 0;
+}
+
+int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
+                     size_t errlen)
+{
+    *out = NULL;
+    int rc = check_config(cfg, err, errlen);
+    if (rc < 0)
+        return rc;
+    ss_server_t *srv = calloc(1, sizeof(*srv));
+    if (!srv)
+        return fail(err, errlen, -ENOMEM, "out of memory");
+    srv->cfg = *cfg;
+    apply_defaults(&srv->cfg);
+    srv->mode = ss__mode_find(srv->cfg.mode);
+    srv->fd = srv->wake_r = srv->wake_w = srv->abort_r = srv->abort_w = -1;
+    srv->owner_pid = getpid();
+    atomic_init(&srv->refs, 1);
+    atomic_init(&srv->hard_stop_at_ms, 0);
+
+    srv->fd = rc = bind_address(srv, err, errlen);
+    if (rc >= 0 && (rc = record_bound_address(srv)) < 0)
+        fail(err, errlen, rc, "getsockname %s: %s", cfg->address,
+             strerror(-rc));
+    if (rc >= 0 && ((rc = make_pipe(&srv->wake_r, &srv->wake_w)) < 0 ||
+                    (rc = make_pipe(&srv->abort_r, &srv->abort_w)) < 0))
+        fail(err, errlen, rc, "pipe: %s", strerror(-rc));
+    if (rc >= 0 && srv->cfg.datagram &&
+        !(srv->datagram_buf = malloc(srv->cfg.max_datagram)))
+        rc = fail(err, errlen, -ENOMEM, "out of memory");
+    if (rc >= 0 && (rc = srv->mode->open(srv)) < 0)
+        fail(err, errlen, rc, "%s mode: %s", srv->mode->name, strerror(-rc));
+    if (rc < 0) {
+        if (srv->fd < 0)
+            srv->fd = -1; /* bind_address returned an error, not an fd */
+        server_free(srv);
+        return rc;
+    }
+    *out = srv;
+    return 0;
+}
+
+/* ---- References -------------------------------------------------------- */
+
+/* The owner holds one reference and each running request one, so a thread
+ * that outlives ss_server_close (block_on_close off) still finds its
+ * server; the last one out frees it. */
+void ss__server_ref(ss_server_t *srv) { atomic_fetch_add(&srv->refs, 1); }
+
+void ss__server_unref(ss_server_t *srv)
+{
+    if (atomic_fetch_sub(&srv->refs, 1) == 1)
+        server_free(srv);
+}
+
+/* ---- Accepting --------------------------------------------------------- */
+
+/* Errors after which the next accept may well succeed: the connection was
+ * lost before we took it, or accept(2)'s list of already-pending network
+ * errors. */
+static int accept_error_is_transient(int err)
+{
+    switch (err) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+    case EPERM: /* a firewall refused it */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Out of descriptors or memory: the connection stays queued and the
+ * listener stays readable, so retrying at once would spin.  Stop watching
+ * the listener for a moment instead, and say so at most once a second. */
+static void pause_accepting(ss_server_t *srv, int err)
+{
+    long long now = ss__now_ms();
+    srv->accept_paused_until_ms = now + ACCEPT_PAUSE_MS;
+    if (now - srv->accept_error_logged_ms >= ACCEPT_LOG_INTERVAL_MS) {
+        srv->accept_error_logged_ms = now;
+        ss_log(SS_LOG_ERROR, "accept %s: %s; pausing accepts for %d ms",
+               srv->address, strerror(err), ACCEPT_PAUSE_MS);
+    }
+}
+
+static void dispatch(ss_server_t *srv, ss_request_t *req)
+{
+    if (srv->cfg.verify_request && !srv->cfg.verify_request(srv, req)) {
+        ss_log(SS_LOG_DEBUG, "%s: rejected by verify_request", ss_peer(req));
+        ss__request_free(req);
+        return;
+    }
+    srv->mode->process(srv, req);
+}
+
+/* 1 when a request was dispatched, 0 when there was none after all. */
+static int accept_one(ss_server_t *srv)
+{
+    struct sockaddr_storage peer;
+    socklen_t len = sizeof(peer);
+    int fd = accept(srv->fd, (struct sockaddr *)&peer, &len);
+    if (fd < 0) {
+        if (!accept_error_is_transient(errno))
+            pause_accepting(srv, errno);
+        return 0;
+    }
+    if (ss__set_nonblocking_cloexec(fd) < 0) {
+        close(fd);
+        return 0;
+    }
+    if (srv->cfg.tcp_nodelay && srv->family != AF_UNIX) {
+        int on = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    }
+    ss_request_t *req = ss__request_new(srv, fd, (struct sockaddr *)&peer, len);
+    if (!req) {
+        ss_log(SS_LOG_ERROR, "out of memory: dropping a connection");
+        close(fd);
+        return 0;
+    }
+    dispatch(srv, req);
+    return 1;
+}
+
+/* Read one datagram.  MSG_TRUNC in msg_flags says it was longer than our
+ * buffer: report and drop it rather than hand the handler a cut one. */
+static int receive_one(ss_server_t *srv)
+{
+    struct sockaddr_storage peer;
+    struct iovec iov = {srv->datagram_buf, srv->cfg.max_datagram};
+    struct msghdr msg = {.msg_name = &peer, .msg_namelen = sizeof(peer),
+                         .msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n = recvmsg(srv->fd, &msg, 0);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            ss_log(SS_LOG_DEBUG, "recvmsg %s: %s", srv->address,
+                   strerror(errno));
+        return 0;
+    }
+    if (msg.msg_flags & MSG_TRUNC) {
+        char from[SS_ADDRSTRLEN];
+        ss__addr_format((struct sockaddr *)&peer, msg.msg_namelen, from,
+                        sizeof(from));
+        ss_log(SS_LOG_WARN,
+               "%s: datagram dropped: longer than max_datagram (%zu bytes)",
+               from, srv->cfg.max_datagram);
+        return 0;
+    }
+    ss_request_t *req = ss__request_new(srv, srv->fd, (struct sockaddr *)&peer,
+                                        msg.msg_namelen);
+    if (!req || ss__request_set_datagram(req, srv->datagram_buf,
+                                         (size_t)n) < 0) {
+        ss_log(SS_LOG_ERROR, "out of memory: dropping a datagram");
+        ss__request_free(req);
+        return 0;
+    }
+    dispatch(srv, req);
+    return 1;
+}
+
+/* ---- The loop ---------------------------------------------------------- */
+
+static int min_timeout(int a, long long b)
+{
+    if (b < 0)
+        return a;
+    if (b > 60000)
+        b = 60000;
+    return a < 0 || b < a ? (int)b : a;
+}
+
+static void drain_pipe(int fd)
+{
+    char buf[64];
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+}
+
+/* One pass: wait up to timeout_ms (-1: no limit of our own) for a request,
+ * the mode's wake descriptor or a shutdown; do the housekeeping; process at
+ * most one request.  1: processed one; 0: none; -ECANCELED: shut down. */
+static int serve_once(ss_server_t *srv, int timeout_ms)
+{
+    long long now = ss__now_ms();
+    int accepting = now >= srv->accept_paused_until_ms;
+    int mode_fd = srv->mode->wake_fd ? srv->mode->wake_fd(srv) : -1;
+    struct pollfd pfd[3] = {{srv->wake_r, POLLIN, 0},
+                            {accepting ? srv->fd : -1, POLLIN, 0},
+                            {mode_fd, POLLIN, 0}};
+    int timeout = timeout_ms;
+    if (!accepting)
+        timeout = min_timeout(timeout, srv->accept_paused_until_ms - now);
+    if (srv->mode->service_due_ms)
+        timeout = min_timeout(timeout, srv->mode->service_due_ms(srv));
+    if (srv->cfg.service_actions)
+        timeout = min_timeout(timeout, srv->cfg.service_interval_ms);
+
+    int n = poll(pfd, 3, timeout);
+    if (n < 0 && errno != EINTR)
+        return -errno;
+    if (n > 0 && pfd[0].revents)
+        drain_pipe(srv->wake_r);
+    if (srv->shutdown_requested)
+        return -ECANCELED;
+    if (srv->mode->service)
+        srv->mode->service(srv);
+    int processed = 0;
+    if (n > 0 && pfd[1].revents)
+        processed = srv->cfg.datagram ? receive_one(srv) : accept_one(srv);
+    if (srv->cfg.service_actions)
+        srv->cfg.service_actions(srv);
+    return processed;
+}
+
+int ss_server_serve_forever(ss_server_t *srv)
+{
+    while (!srv->shutdown_requested) {
+        int rc = serve_once(srv, -1);
+        if (rc < 0 && rc != -ECANCELED)
+            return rc;
+    }
+    return 0;
+}
+
+int ss_server_handle_request(ss_server_t *srv, int timeout_ms)
+{
+    long long deadline = timeout_ms >= 0 ? ss__now_ms() + timeout_ms : -1;
+    for (;;) {
+        long long left = deadline < 0 ? -1 : deadline - ss__now_ms();
+        if (deadline >= 0 && left <= 0) {
+            if (srv->cfg.handle_timeout)
+                srv->cfg.handle_timeout(srv);
+            return -ETIMEDOUT;
+        }
+        int rc = serve_once(srv, (int)left);
+        if (rc != 0)
+            return rc > 0 ? 0 : rc;
+    }
+}
+
+/* Async-signal-safe: a flag, an atomic and a write(2).  The hard stop time
+ * is when in-flight requests' waits start to fail with -ECANCELED. */
+void ss_server_shutdown(ss_server_t *srv)
+{
+    int saved_errno = errno;
+    srv->shutdown_requested = 1;
+    long long none = 0;
+    atomic_compare_exchange_strong(&srv->hard_stop_at_ms, &none,
+                                   ss__now_ms() + srv->cfg.grace_ms);
+    ssize_t w = write(srv->wake_w, "x", 1);
+    (void)w; /* a full pipe already holds a wake-up */
+    errno = saved_errno;
+}
+
+/* The grace period ends grace_ms after shutdown was asked, or from now if
+ * the server is closed without a shutdown. */
+long long ss__grace_deadline_ms(const ss_server_t *srv)
+{
+    long long stop = atomic_load(&srv->hard_stop_at_ms);
+    return stop ? stop : ss__now_ms() + srv->cfg.grace_ms;
+}
+
+/* Make every request's wait fail with -ECANCELED, in this process and in
+ * forked children: the abort pipe is never drained, so it stays readable. */
+void ss__server_cancel_requests(ss_server_t *srv)
+{
+    ssize_t w = write(srv->abort_w, "x", 1);
+    (void)w;
+}
+
+void ss_server_close(ss_server_t *srv)
+{
+    if (!srv)
+        return;
+    /* Stop accepting first.  A datagram socket stays open until the last
+     * request is freed: requests still running reply on it. */
+    if (!srv->cfg.datagram)
+        ss__close_fd(&srv->fd);
+    if (srv->unix_path[0] && srv->owner_pid == getpid()) {
+        unlink(srv->unix_path);
+        srv->unix_path[0] = '\0';
+    }
+    if (srv->mode->close)
+        srv->mode->close(srv);
+    ss__server_unref(srv);
+}
+
+const char *ss_server_address(const ss_server_t *srv) { return srv->address; }
+int ss_server_fd(const ss_server_t *srv) { return srv->fd; }
+void *ss_server_context(const ss_server_t *srv) { return srv->cfg.context; }
+const ss_config_t *ss_server_config(const ss_server_t *srv)
+{
+    return &srv->cfg;
+}

@@ -1,0 +1,192 @@
+/* socketserver.h -- the one public header of libsocketserver.
+ *
+ * A server owns a listening socket (TCP over IPv4/IPv6, UDP, Unix stream or
+ * datagram).  A *mode* decides how each connection or datagram runs (sync,
+ * fork, thread, ...).  A *handler* -- a const struct of callbacks written in
+ * blocking style -- does the talking, and runs unchanged in every mode.
+ *
+ * Handlers do all their I/O through the ss_* request functions below, never
+ * with read()/write() on a descriptor: that seam is what lets a mode run the
+ * same handler on a thread, in a child process or as a coroutine.
+ *
+ * Conventions: functions that can fail return a negative errno value
+ * (-ETIMEDOUT, -ECONNRESET, ...); strerror(-rc) describes it.
+ */
+#ifndef SOCKETSERVER_H
+#define SOCKETSERVER_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SS_VERSION "0.1.0"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SS_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#else
+#define SS_PRINTF(fmt, args)
+#endif
+
+typedef struct ss_server ss_server_t;
+typedef struct ss_request ss_request_t;
+
+/* ---- Handlers ---------------------------------------------------------- */
+
+/* The callbacks of a handler, as in Python's BaseRequestHandler.  Any may be
+ * NULL.  setup and handle return 0 on success or a negative errno; a failure
+ * is passed to the server's handle_error hook.  handle is skipped when setup
+ * fails; finish always runs. */
+typedef struct ss_handler {
+    const char *name;    /* short name, used by --handler */
+    const char *summary; /* one line, shown by --list */
+    int (*setup)(ss_request_t *req);
+    int (*handle)(ss_request_t *req);
+    void (*finish)(ss_request_t *req);
+} ss_handler_t;
+
+/* ---- Request functions (the only I/O a handler does) ------------------- *
+ * Every blocking call honours the request's timeout (ss_set_timeout; the
+ * server's timeout_ms by default) and returns -ETIMEDOUT when it expires,
+ * or -ECANCELED when the server is stopping and the grace period is over.
+ *
+ * On a datagram request the same functions work on the datagram: the recv
+ * family reads the received datagram and then reports end of file; each
+ * send sends one reply datagram to the sender. */
+
+/* Receive up to len bytes: >0 bytes read, 0 at end of file, <0 error. */
+ssize_t ss_recv(ss_request_t *req, void *buf, size_t len);
+
+/* Receive exactly n bytes: n, or fewer if the peer closed first; <0 error. */
+ssize_t ss_recv_exact(ss_request_t *req, void *buf, size_t n);
+
+/* Read one line, up to and including '\n', into buf (always NUL-terminated).
+ * Returns its length, 0 at end of file, or -EMSGSIZE when the line does not
+ * fit in cap - 1 bytes (those cap - 1 bytes are consumed; the connection is
+ * then mid-line, and most handlers close it).  A last line without '\n' at
+ * end of file is returned as it is. */
+ssize_t ss_read_line(ss_request_t *req, char *buf, size_t cap);
+
+/* Send all len bytes, looping over partial writes: 0 or <0 error. */
+int ss_send_all(ss_request_t *req, const void *buf, size_t len);
+
+/* printf-style send of the whole formatted text: 0 or <0 error. */
+int ss_sendf(ss_request_t *req, const char *fmt, ...) SS_PRINTF(2, 3);
+
+/* Pause for ms milliseconds (paced output): 0, -ETIMEDOUT if the request
+ * deadline falls first, -ECANCELED if the server is being stopped. */
+int ss_sleep(ss_request_t *req, unsigned ms);
+
+/* Set the timeout of each later blocking call, in ms (0 = none). */
+void ss_set_timeout(ss_request_t *req, int timeout_ms);
+
+/* The peer's address as text: "127.0.0.1:5000", "[::1]:5000", "unix:/p",
+ * or "unix:" for an unnamed Unix socket. */
+const char *ss_peer(ss_request_t *req);
+const struct sockaddr *ss_peer_addr(const ss_request_t *req, socklen_t *len);
+
+/* Per-request user data, owned by the handler (free it in finish). */
+void *ss_data(const ss_request_t *req);
+void ss_set_data(ss_request_t *req, void *data);
+
+/* The server running this request, and its user context. */
+ss_server_t *ss_request_server(const ss_request_t *req);
+void *ss_context(const ss_request_t *req);
+
+/* Datagram requests: is this one, and its bytes (NULL on a stream). */
+int ss_is_datagram(const ss_request_t *req);
+const void *ss_datagram(const ss_request_t *req, size_t *len);
+
+/* Send one datagram to the sender of this request: 0 or <0 error
+ * (-EMSGSIZE when too large, -EDESTADDRREQ for an unnamed Unix peer).
+ * On a stream request it is ss_send_all. */
+int ss_reply(ss_request_t *req, const void *buf, size_t len);
+
+/* ---- Servers ----------------------------------------------------------- */
+
+typedef struct ss_config {
+    const char *address;         /* "127.0.0.1:8000", "[::1]:0", "unix:/p" */
+    int datagram;                /* UDP, or Unix datagram with "unix:" */
+    const char *mode;            /* "sync", "fork", "thread"; NULL: thread */
+    const ss_handler_t *handler; /* required */
+    void *context;               /* user pointer for hooks and handlers */
+
+    int backlog;         /* listen backlog; 0: SOMAXCONN */
+    int reuse_address;   /* SO_REUSEADDR; also replaces a stale Unix socket */
+    int reuse_port;      /* SO_REUSEPORT */
+    int tcp_nodelay;     /* TCP_NODELAY on accepted connections */
+    size_t max_datagram; /* largest datagram accepted; 0: 8192 */
+    int timeout_ms;      /* per blocking request call; 0: none */
+
+    int max_children;         /* fork: live children at most; 0: 40 */
+    int max_threads;          /* thread: live threads at most; 0: 256 */
+    size_t thread_stack_size; /* thread: stack size; 0: system default */
+    int block_on_close;       /* close waits for in-flight requests */
+    int grace_ms;             /* ...for this long, then stops them */
+
+    /* Hooks, each optional (Python's override points). */
+    int (*verify_request)(ss_server_t *srv, ss_request_t *req); /* 0 rejects */
+    void (*handle_error)(ss_server_t *srv, ss_request_t *req, int err);
+    void (*service_actions)(ss_server_t *srv); /* each loop pass */
+    int service_interval_ms;                   /* ...at least this often;
+                                                  0: 500 */
+    void (*handle_timeout)(ss_server_t *srv);  /* handle_request timed out */
+} ss_config_t;
+
+/* Fill cfg with the defaults: thread mode, block_on_close on, 10 s grace,
+ * everything else 0 or NULL.  Set address and handler afterwards. */
+void ss_config_init(ss_config_t *cfg);
+
+/* Create a server: bind and listen.  Returns 0 and *out, or a negative
+ * errno with a message naming the address and the failing call in err
+ * (may be NULL); on failure nothing is left behind (no descriptor, no
+ * socket file). */
+int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
+                     size_t errlen);
+
+/* Serve until ss_server_shutdown: returns 0, or <0 on a fatal error. */
+int ss_server_serve_forever(ss_server_t *srv);
+
+/* Wait up to timeout_ms (-1: forever) for one connection or datagram and
+ * process it: 0 when one was processed, -ETIMEDOUT when none came (after
+ * calling handle_timeout), -ECANCELED after ss_server_shutdown. */
+int ss_server_handle_request(ss_server_t *srv, int timeout_ms);
+
+/* Ask serve_forever to return.  Wakes it at once; callable from any thread
+ * and from a signal handler (async-signal-safe); never blocks.  Requests in
+ * flight go on until ss_server_close, or until the grace period ends. */
+void ss_server_shutdown(ss_server_t *srv);
+
+/* Close the listening socket (and remove its Unix socket file), wait for
+ * requests in flight when block_on_close is set (at most grace_ms, then
+ * they are cancelled), and free the server. */
+void ss_server_close(ss_server_t *srv);
+
+/* The bound address as text, with the real port ("127.0.0.1:40121"). */
+const char *ss_server_address(const ss_server_t *srv);
+int ss_server_fd(const ss_server_t *srv);
+void *ss_server_context(const ss_server_t *srv);
+const ss_config_t *ss_server_config(const ss_server_t *srv);
+
+/* ---- Modes ------------------------------------------------------------- */
+
+/* The i-th built-in mode's name and one-line summary; NULL past the end. */
+const char *ss_mode_name(size_t i);
+const char *ss_mode_summary(size_t i);
+
+/* ---- Logging ----------------------------------------------------------- */
+
+enum ss_log_level { SS_LOG_ERROR, SS_LOG_WARN, SS_LOG_INFO, SS_LOG_DEBUG };
+
+/* One line to standard error with time, pid and level; thread-safe. */
+void ss_log(int level, const char *fmt, ...) SS_PRINTF(2, 3);
+void ss_log_set_level(int level);
+int ss_log_level(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SOCKETSERVER_H */

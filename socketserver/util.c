@@ -1,0 +1,68 @@
+/* util.c -- the clock, descriptor flags and the logger. */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Monotonic milliseconds: deadlines must not move with the wall clock. */
+long long ss__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Every descriptor the library opens is non-blocking (waits go through the
+ * mode's wait, with deadlines) and close-on-exec (nothing leaks into a
+ * program the user runs). */
+int ss__set_nonblocking_cloexec(int fd)
+{
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+        return -errno;
+    int fdfl = fcntl(fd, F_GETFD);
+    if (fdfl < 0 || fcntl(fd, F_SETFD, fdfl | FD_CLOEXEC) < 0)
+        return -errno;
+    return 0;
+}
+
+static atomic_int log_level = SS_LOG_INFO;
+
+void ss_log_set_level(int level) { atomic_store(&log_level, level); }
+
+int ss_log_level(void) { return atomic_load(&log_level); }
+
+/* One write(2) per line, so lines from threads and children never mix. */
+void ss_log(int level, const char *fmt, ...)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    if (level > atomic_load(&log_level))
+        return;
+    int saved_errno = errno;
+    char line[1024];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    localtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
+    int k = snprintf(line + n, sizeof(line) - n, ".%03ld [%ld] %s: ",
+                     ts.tv_nsec / 1000000, (long)getpid(),
+                     names[level < 0 ? 0 : level > 3 ? 3 : level]);
+    n += k > 0 ? (size_t)k : 0;
+    va_list ap;
+    va_start(ap, fmt);
+    k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+    va_end(ap);
+    n += k > 0 ? (size_t)k : 0;
+    if (n > sizeof(line) - 2)
+        n = sizeof(line) - 2;
+    line[n++] = '\n';
+    ssize_t w = write(STDERR_FILENO, line, n);
+    (void)w; /* nowhere to report a failed log write */
+    errno = saved_errno;
+}

@@ -1,0 +1,421 @@
+/* helpers.c -- see helpers.h. */
+#include "helpers.h"
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define WATCHDOG_S 60
+
+static int watchdog_on(void)
+{
+    alarm(WATCHDOG_S);
+    return 0;
+}
+
+static int watchdog_off(void)
+{
+    alarm(0);
+    return 0;
+}
+
+CU_pSuite ts_suite(const char *name)
+{
+    return CU_add_suite_with_setup_and_teardown(name, NULL, NULL,
+                                                (CU_SetUpFunc)watchdog_on,
+                                                (CU_TearDownFunc)watchdog_off);
+}
+
+void ts_sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+long long ts_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- Servers ----------------------------------------------------------- */
+
+static void *serve_thread(void *arg)
+{
+    test_server_t *ts = arg;
+    ts->serve_rc = ss_server_serve_forever(ts->srv);
+    return NULL;
+}
+
+int ts_start(test_server_t *ts, const ss_config_t *cfg)
+{
+    char err[256];
+    memset(ts, 0, sizeof(*ts));
+    int rc = ss_server_create(&ts->srv, cfg, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "ts_start: %s\n", err);
+        return rc;
+    }
+    snprintf(ts->address, sizeof(ts->address), "%s",
+             ss_server_address(ts->srv));
+    if (pthread_create(&ts->thread, NULL, serve_thread, ts) != 0) {
+        ss_server_close(ts->srv);
+        return -EAGAIN;
+    }
+    return 0;
+}
+
+void ts_stop(test_server_t *ts)
+{
+    ss_server_shutdown(ts->srv);
+    pthread_join(ts->thread, NULL);
+    ss_server_close(ts->srv);
+    ts->srv = NULL;
+}
+
+const char *ts_unix_path(char *buf, size_t cap)
+{
+    static int counter;
+    snprintf(buf, cap, "/tmp/ss-test-%ld-%d.sock", (long)getpid(),
+             __atomic_add_fetch(&counter, 1, __ATOMIC_SEQ_CST));
+    return buf;
+}
+
+const char *ts_kind_name(ts_kind_t kind)
+{
+    static const char *const names[] = {"tcp4", "tcp6", "udp4", "unix",
+                                        "unix-dgram"};
+    return names[kind];
+}
+
+void ts_config(ss_config_t *cfg, ts_kind_t kind, const char *mode,
+               const ss_handler_t *handler)
+{
+    static char paths[16][128];
+    static int next;
+    ss_config_init(cfg);
+    cfg->mode = mode;
+    cfg->handler = handler;
+    cfg->grace_ms = 2000;
+    cfg->datagram = kind == TS_UDP4 || kind == TS_UNIX_DGRAM;
+    if (kind == TS_TCP4 || kind == TS_UDP4)
+        cfg->address = "127.0.0.1:0";
+    else if (kind == TS_TCP6)
+        cfg->address = "[::1]:0";
+    else {
+        char path[100];
+        ts_unix_path(path, sizeof(path));
+        char *slot = paths[next++ % 16];
+        snprintf(slot, 128, "unix:%s", path);
+        cfg->address = slot;
+    }
+}
+
+/* ---- Clients ----------------------------------------------------------- */
+
+static void set_io_timeouts(int fd)
+{
+    struct timeval tv = {TS_IO_TIMEOUT_MS / 1000, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* Parse a server address into a sockaddr: numeric loopback only. */
+static int to_sockaddr(const char *address, struct sockaddr_storage *ss,
+                       socklen_t *len)
+{
+    memset(ss, 0, sizeof(*ss));
+    if (strncmp(address, "unix:", 5) == 0) {
+        struct sockaddr_un *un = (struct sockaddr_un *)ss;
+        un->sun_family = AF_UNIX;
+        snprintf(un->sun_path, sizeof(un->sun_path), "%s", address + 5);
+        *len = sizeof(*un);
+        return 0;
+    }
+    char host[128];
+    const char *colon = strrchr(address, ':');
+    if (!colon)
+        return -1;
+    int port = atoi(colon + 1);
+    if (address[0] == '[') {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - address - 2),
+                 address + 1);
+        in6->sin6_family = AF_INET6;
+        in6->sin6_port = htons((unsigned short)port);
+        *len = sizeof(*in6);
+        return inet_pton(AF_INET6, host, &in6->sin6_addr) == 1 ? 0 : -1;
+    }
+    struct sockaddr_in *in = (struct sockaddr_in *)ss;
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - address), address);
+    in->sin_family = AF_INET;
+    in->sin_port = htons((unsigned short)port);
+    *len = sizeof(*in);
+    return inet_pton(AF_INET, host, &in->sin_addr) == 1 ? 0 : -1;
+}
+
+int ts_connect(const char *address, int datagram)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (to_sockaddr(address, &ss, &len) < 0)
+        return -1;
+    int fd = socket(ss.ss_family, datagram ? SOCK_DGRAM : SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    if (datagram && ss.ss_family == AF_UNIX) {
+        /* Linux autobind: an abstract name the server can reply to. */
+        sa_family_t fam = AF_UNIX;
+        bind(fd, (struct sockaddr *)&fam, sizeof(fam));
+    }
+    set_io_timeouts(fd);
+    if (connect(fd, (struct sockaddr *)&ss, len) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int ts_send_str(int fd, const char *s)
+{
+    size_t len = strlen(s);
+    return send(fd, s, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
+}
+
+static int ends_with(const char *buf, size_t n, const char *tail)
+{
+    size_t t = strlen(tail);
+    return n >= t && memcmp(buf + n - t, tail, t) == 0;
+}
+
+ssize_t ts_read_until(int fd, char *buf, size_t cap, const char *until,
+                      int timeout_ms)
+{
+    long long deadline = ts_now_ms() + timeout_ms;
+    size_t n = 0;
+    while (n + 1 < cap) {
+        if (until && ends_with(buf, n, until))
+            break;
+        long long left = deadline - ts_now_ms();
+        struct pollfd pfd = {fd, POLLIN, 0};
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            return -1;
+        ssize_t k = recv(fd, buf + n, cap - 1 - n, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            break;
+        n += (size_t)k;
+        buf[n] = '\0';
+    }
+    buf[n] = '\0';
+    return (ssize_t)n;
+}
+
+ssize_t ts_read_all(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    return ts_read_until(fd, buf, cap, NULL, timeout_ms);
+}
+
+int ts_expect_eof(int fd, int timeout_ms)
+{
+    char c;
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (poll(&pfd, 1, timeout_ms) <= 0)
+        return 0;
+    ssize_t k = recv(fd, &c, 1, 0);
+    return k == 0 || (k < 0 && errno == ECONNRESET);
+}
+
+/* ---- Process state ----------------------------------------------------- */
+
+int ts_count_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own descriptor */
+}
+
+/* Walk /proc for processes whose parent is us. */
+int ts_count_children(int *zombies)
+{
+    DIR *d = opendir("/proc");
+    int n = 0, z = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[300], buf[512];
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t k = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[k] = '\0';
+        char *rp = strrchr(buf, ')'); /* the name may hold spaces */
+        char state;
+        long ppid;
+        if (rp && sscanf(rp + 1, " %c %ld", &state, &ppid) == 2 &&
+            ppid == (long)getpid()) {
+            n++;
+            z += state == 'Z';
+        }
+    }
+    if (d)
+        closedir(d);
+    if (zombies)
+        *zombies = z;
+    return n;
+}
+
+int ts_wait_no_children(int timeout_ms)
+{
+    long long deadline = ts_now_ms() + timeout_ms;
+    int n;
+    while ((n = ts_count_children(NULL)) > 0 && ts_now_ms() < deadline)
+        ts_sleep_ms(10);
+    return n;
+}
+
+/* ---- The CLI ----------------------------------------------------------- */
+
+const char *ts_cli_path(void)
+{
+    const char *p = getenv("SS_CLI");
+    return p && *p ? p : "build/socketserver";
+}
+
+/* Read one line from fd within timeout_ms (byte by byte: what follows the
+ * line must stay in the pipe). */
+static int read_line_fd(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    long long deadline = ts_now_ms() + timeout_ms;
+    size_t n = 0;
+    while (n + 1 < cap) {
+        struct pollfd pfd = {fd, POLLIN, 0};
+        long long left = deadline - ts_now_ms();
+        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+            return -1;
+        if (read(fd, buf + n, 1) != 1)
+            return -1;
+        if (buf[n] == '\n')
+            break;
+        n++;
+    }
+    buf[n] = '\0';
+    return 0;
+}
+
+int ts_cli_start(cli_proc_t *p, const char *const *args, int wait_listening)
+{
+    int out[2], err[2];
+    memset(p, 0, sizeof(*p));
+    if (pipe(out) < 0)
+        return -1;
+    if (pipe(err) < 0) {
+        close(out[0]);
+        close(out[1]);
+        return -1;
+    }
+    const char *argv[64] = {ts_cli_path()};
+    for (int i = 0; args[i] && i < 62; i++)
+        argv[i + 1] = args[i];
+    p->pid = fork();
+    if (p->pid == 0) {
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        for (int fd = 3; fd < 1024; fd++)
+            close(fd);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    p->out = out[0];
+    p->err = err[0];
+    if (p->pid < 0 || !wait_listening)
+        return p->pid < 0 ? -1 : 0;
+    char line[300];
+    if (read_line_fd(p->out, line, sizeof(line), 5000) < 0 ||
+        strncmp(line, "listening on ", 13) != 0) {
+        ts_cli_wait(p, 100);
+        return -1;
+    }
+    snprintf(p->address, sizeof(p->address), "%.200s", line + 13);
+    return 0;
+}
+
+static void collect(int fd, char *text, size_t *len, size_t cap)
+{
+    char junk[512];
+    ssize_t k;
+    if (*len + 1 < cap)
+        k = read(fd, text + *len, cap - 1 - *len);
+    else
+        k = read(fd, junk, sizeof(junk));
+    if (k > 0 && *len + 1 < cap) {
+        *len += (size_t)k;
+        text[*len] = '\0';
+    }
+}
+
+int ts_cli_wait(cli_proc_t *p, int timeout_ms)
+{
+    long long deadline = ts_now_ms() + timeout_ms;
+    int status = -1, exited = 0;
+    while (!exited) {
+        if (waitpid(p->pid, &status, WNOHANG) == p->pid) {
+            exited = 1;
+            break;
+        }
+        long long left = deadline - ts_now_ms();
+        if (left <= 0)
+            break;
+        struct pollfd pfd[2] = {{p->out, POLLIN, 0}, {p->err, POLLIN, 0}};
+        if (poll(pfd, 2, left < 20 ? (int)left : 20) > 0) {
+            if (pfd[0].revents)
+                collect(p->out, p->outtext, &p->outlen, sizeof(p->outtext));
+            if (pfd[1].revents)
+                collect(p->err, p->errtext, &p->errlen, sizeof(p->errtext));
+        }
+    }
+    if (!exited) {
+        kill(p->pid, SIGKILL);
+        waitpid(p->pid, NULL, 0);
+    }
+    /* What is still in the pipes once it has exited. */
+    fcntl(p->out, F_SETFL, O_NONBLOCK);
+    fcntl(p->err, F_SETFL, O_NONBLOCK);
+    for (int i = 0; i < 64; i++) {
+        collect(p->out, p->outtext, &p->outlen, sizeof(p->outtext));
+        collect(p->err, p->errtext, &p->errlen, sizeof(p->errtext));
+    }
+    close(p->out);
+    close(p->err);
+    if (!exited)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}

@@ -1,0 +1,86 @@
+/* helpers.h -- shared by the CUnit suites: servers on loopback in a
+ * background thread, clients, descriptor and child counts, and the CLI as
+ * a real process.  Every wait here is bounded. */
+#ifndef SS_TEST_HELPERS_H
+#define SS_TEST_HELPERS_H
+
+#include "../handlers/handlers.h"
+#include "../socketserver/socketserver.h"
+
+#include <CUnit/CUnit.h>
+#include <pthread.h>
+#include <sys/types.h>
+
+#define TS_IO_TIMEOUT_MS 5000 /* any single client read or write */
+
+/* A suite whose every test runs under a watchdog (SIGALRM after 60 s). */
+CU_pSuite ts_suite(const char *name);
+
+/* ---- A server serving in a background thread --------------------------- */
+typedef struct test_server {
+    ss_server_t *srv;
+    pthread_t thread;
+    int serve_rc;
+    char address[256];
+} test_server_t;
+
+/* Create the server from cfg and serve it in a thread: 0, or -errno with
+ * the reason printed. */
+int ts_start(test_server_t *ts, const ss_config_t *cfg);
+/* ss_server_shutdown from this thread, join the serving thread, close. */
+void ts_stop(test_server_t *ts);
+
+/* A config for handler on a loopback ephemeral port of the given kind. */
+typedef enum { TS_TCP4, TS_TCP6, TS_UDP4, TS_UNIX, TS_UNIX_DGRAM } ts_kind_t;
+void ts_config(ss_config_t *cfg, ts_kind_t kind, const char *mode,
+               const ss_handler_t *handler);
+const char *ts_kind_name(ts_kind_t kind);
+
+/* A unique socket path under /tmp; static storage per call site is not
+ * needed: it writes into buf. */
+const char *ts_unix_path(char *buf, size_t cap);
+
+/* ---- Clients ------------------------------------------------------------ */
+/* Connect to a server address ("127.0.0.1:P", "[::1]:P", "unix:/p"); a
+ * datagram client on Unix is autobound so it can receive replies.  Read
+ * and write timeouts are TS_IO_TIMEOUT_MS.  Returns the fd or -1. */
+int ts_connect(const char *address, int datagram);
+int ts_send_str(int fd, const char *s);
+/* Read until EOF, cap - 1 bytes or timeout_ms; NUL-terminates.  Returns
+ * the byte count, or -1 on a timeout or error before EOF. */
+ssize_t ts_read_all(int fd, char *buf, size_t cap, int timeout_ms);
+/* Read until buf ends with `until` (or holds n bytes when until is NULL). */
+ssize_t ts_read_until(int fd, char *buf, size_t cap, const char *until,
+                      int timeout_ms);
+/* 1 when the peer closes (EOF or reset) within timeout_ms with no data. */
+int ts_expect_eof(int fd, int timeout_ms);
+
+/* ---- Process state ------------------------------------------------------ */
+int ts_count_fds(void);
+/* Children of this process, and how many of them are zombies. */
+int ts_count_children(int *zombies);
+/* Poll until there are no children (or timeout); returns the count left. */
+int ts_wait_no_children(int timeout_ms);
+long long ts_now_ms(void);
+void ts_sleep_ms(int ms);
+
+/* ---- The CLI as a process ----------------------------------------------- */
+typedef struct cli_proc {
+    pid_t pid;
+    int out, err; /* its stdout and stderr */
+    char address[256];
+    char outtext[8192], errtext[8192]; /* collected by ts_cli_wait */
+    size_t outlen, errlen;
+} cli_proc_t;
+
+/* Start $SS_CLI (default build/socketserver) with args (NULL-terminated,
+ * without argv[0]).  When wait_listening, wait for and parse the
+ * "listening on ADDRESS" line; returns 0, or -1 (the process is reaped). */
+int ts_cli_start(cli_proc_t *p, const char *const *args, int wait_listening);
+/* Wait up to timeout_ms for exit, collecting what it prints into outtext
+ * and errtext: the exit status, 128+signal, or -1 after killing it on
+ * timeout.  Closes its pipes. */
+int ts_cli_wait(cli_proc_t *p, int timeout_ms);
+const char *ts_cli_path(void);
+
+#endif

@@ -87,6 +87,8 @@ static int parse_seconds(const char *flag, const char *text, int *ms)
         return bad("%s: expected seconds from 0 to 86400, got '%s'", flag,
                    text);
     *ms = (int)(v * 1000 + 0.5);
+    if (v > 0 && *ms == 0)
+        *ms = 1; /* a tiny timeout is still a timeout, not "none" */
     return 0;
 }
 
@@ -145,7 +147,10 @@ static int apply_value(cli_options_t *o, const char *flag, const char *value)
         if (!handlers_find(value))
             return bad("%s: unknown handler '%s' (see --list)", flag, value);
     } else if (strcmp(flag, "--listen") == 0) {
+        char why[256];
         o->listen = value;
+        if (ss_address_check(value, why, sizeof(why)) < 0)
+            return bad("%s: %s", flag, why);
     } else if (strcmp(flag, "--max-children") == 0) {
         if (!(rc = parse_count(flag, value, 100000, &n)))
             o->max_children = (int)n;
@@ -234,7 +239,8 @@ int cli_parse(int argc, char **argv, cli_options_t *o)
         memcpy(flag, arg, len);
         flag[len] = '\0';
         if (is_switch_flag(flag))
-            return print_info(flag);
+            return eq ? bad("%s takes no value%s", flag, "")
+                      : print_info(flag);
         if (apply_switch(o, flag) == 0) {
             if (eq)
                 return bad("%s takes no value%s", flag, "");

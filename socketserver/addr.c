@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +78,12 @@ int ss__addr_parse(const char *text, ss_addr_parts_t *out, char *err,
     memcpy(out->host, host, host_len);
     out->host[host_len] = '\0';
     return 0;
+}
+
+int ss_address_check(const char *address, char *err, size_t errlen)
+{
+    ss_addr_parts_t parts;
+    return ss__addr_parse(address, &parts, err, errlen) < 0 ? -EINVAL : 0;
 }
 
 /* Numeric text for a socket address, in the form ss__addr_parse reads. */

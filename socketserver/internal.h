@@ -60,7 +60,7 @@ struct ss_server {
 
     int wake_r, wake_w;   /* self-pipe: ss_server_shutdown wakes the loop */
     int abort_r, abort_w; /* written once to cancel every request's wait */
-    volatile sig_atomic_t shutdown_requested;
+    atomic_int shutdown_requested; /* lock-free: set from signal handlers */
     atomic_llong hard_stop_at_ms; /* 0, or when waits start to fail */
     atomic_int refs;              /* the owner plus each running request */
 

@@ -102,6 +102,7 @@ static void run_child(ss_server_t *srv, fork_state_t *st, ss_request_t *req)
     if (!srv->cfg.datagram)
         close(srv->fd); /* the listener belongs to the parent */
     close(st->notify_r);
+    ss__close_fd(&srv->wake_r); /* the parent's to drain, not ours */
     ss__request_run(req);
     ss__request_free(req);
     fflush(NULL);

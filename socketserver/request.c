@@ -30,12 +30,20 @@ static long long earlier(long long a, long long b)
 /* Block until fd is ready for events (fd < 0: just wait for the time),
  * deadline_ms passes (-ETIMEDOUT), or the server cancels its requests
  * (-ECANCELED: the abort pipe is readable, or the hard stop time that a
- * shutdown set has passed).  Deadlines are absolute, in ss__now_ms time. */
+ * shutdown set has passed).  Deadlines are absolute, in ss__now_ms time.
+ *
+ * Until a shutdown is seen the wait also watches the server's wake pipe:
+ * a shutdown from another thread sets the hard stop time after this poll
+ * began, and the wake-up is how this wait learns of it. */
 int ss__wait_fd(ss_request_t *req, int fd, short events, long long deadline_ms)
 {
     ss_server_t *srv = req->server;
-    struct pollfd pfd[2] = {{fd, events, 0}, {srv->abort_r, POLLIN, 0}};
+    struct pollfd pfd[3] = {{fd, events, 0},
+                            {srv->abort_r, POLLIN, 0},
+                            {srv->wake_r, POLLIN, 0}};
     for (;;) {
+        if (atomic_load(&srv->shutdown_requested))
+            pfd[2].fd = -1; /* seen: the hard stop time is set */
         long long stop = atomic_load(&srv->hard_stop_at_ms);
         long long until = earlier(deadline_ms, stop);
         long long now = ss__now_ms();
@@ -44,13 +52,15 @@ int ss__wait_fd(ss_request_t *req, int fd, short events, long long deadline_ms)
         if (until && now >= until)
             return -ETIMEDOUT;
         long long left = until ? until - now : -1;
-        int n = poll(pfd, 2, left > 60000 ? 60000 : (int)left);
+        int n = poll(pfd, 3, left > 60000 ? 60000 : (int)left);
         if (n < 0 && errno != EINTR)
             return -errno;
         if (n > 0 && pfd[1].revents)
             return -ECANCELED;
         if (n > 0 && pfd[0].revents)
             return 0;
+        if (n > 0 && pfd[2].revents)
+            pfd[2].fd = -1; /* not ours to drain; once per call is enough */
     }
 }
 

@@ -244,6 +244,7 @@ int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
     srv->owner_pid = getpid();
     atomic_init(&srv->refs, 1);
     atomic_init(&srv->hard_stop_at_ms, 0);
+    atomic_init(&srv->shutdown_requested, 0);
 
     srv->fd = rc = bind_address(srv, err, errlen);
     if (rc >= 0 && (rc = record_bound_address(srv)) < 0)
@@ -439,7 +440,7 @@ static int serve_once(ss_server_t *srv, int timeout_ms)
         return -errno;
     if (n > 0 && pfd[0].revents)
         drain_pipe(srv->wake_r);
-    if (srv->shutdown_requested)
+    if (atomic_load(&srv->shutdown_requested))
         return -ECANCELED;
     if (srv->mode->service)
         srv->mode->service(srv);
@@ -453,7 +454,7 @@ static int serve_once(ss_server_t *srv, int timeout_ms)
 
 int ss_server_serve_forever(ss_server_t *srv)
 {
-    while (!srv->shutdown_requested) {
+    while (!atomic_load(&srv->shutdown_requested)) {
         int rc = serve_once(srv, -1);
         if (rc < 0 && rc != -ECANCELED)
             return rc;
@@ -482,7 +483,7 @@ int ss_server_handle_request(ss_server_t *srv, int timeout_ms)
 void ss_server_shutdown(ss_server_t *srv)
 {
     int saved_errno = errno;
-    srv->shutdown_requested = 1;
+    atomic_store(&srv->shutdown_requested, 1);
     long long none = 0;
     atomic_compare_exchange_strong(&srv->hard_stop_at_ms, &none,
                                    ss__now_ms() + srv->cfg.grace_ms);

@@ -165,6 +165,10 @@ void ss_server_shutdown(ss_server_t *srv);
  * they are cancelled), and free the server. */
 void ss_server_close(ss_server_t *srv);
 
+/* Check an address's syntax without resolving or binding it: 0, or
+ * -EINVAL with the reason in err (may be NULL). */
+int ss_address_check(const char *address, char *err, size_t errlen);
+
 /* The bound address as text, with the real port ("127.0.0.1:40121"). */
 const char *ss_server_address(const ss_server_t *srv);
 int ss_server_fd(const ss_server_t *srv);

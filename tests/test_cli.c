@@ -1,4 +1,419 @@
-/* test_cli.c -- placeholder while the suite is written. */
+/* test_cli.c -- build/socketserver as a real process: the "listening on"
+ * line, exit codes, flags, every mode with each handler, and how SIGTERM
+ * treats connections in flight.  Loopback and Unix sockets only; every wait
+ * is bounded. */
 #include "helpers.h"
 
-void register_cli_tests(void) { }
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define GREETING "欢迎致电 10086,请输入1xxx,0转人工服务.\n"
+#define OPERATOR "通过可能会被录音.balabala一大推\n"
+#define THANKS "Thank you for connecting\n"
+#define LOOPBACK "127.0.0.1:0"
+#define EXIT_MS 2000 /* a stopped server is gone within this */
+
+static const char *const modes[] = {"sync", "fork", "thread"};
+#define NMODES (sizeof(modes) / sizeof(modes[0]))
+
+/* ---- Helpers ------------------------------------------------------------ */
+
+/* Start the CLI and wait for its "listening on" line; 0 or -1 (asserted). */
+static int start(cli_proc_t *p, const char *const *args)
+{
+    int rc = ts_cli_start(p, args, 1);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc < 0)
+        fprintf(stderr, "\nthe CLI did not start: %s", p->errtext);
+    return rc;
+}
+
+/* Send sig and wait for the exit status; *elapsed_ms gets how long it took. */
+static int stop(cli_proc_t *p, int sig, long long *elapsed_ms)
+{
+    long long t0 = ts_now_ms();
+    kill(p->pid, sig);
+    int rc = ts_cli_wait(p, EXIT_MS);
+    if (elapsed_ms)
+        *elapsed_ms = ts_now_ms() - t0;
+    return rc;
+}
+
+/* The port of "PREFIXport" when it is a whole number from 1 to 65535. */
+static long port_of(const char *address, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    if (strncmp(address, prefix, n) != 0)
+        return -1;
+    char *end;
+    long port = strtol(address + n, &end, 10);
+    return end != address + n && *end == '\0' && port > 0 && port < 65536
+               ? port
+               : -1;
+}
+
+/* Connect and read the whole greeting; the fd, or -1 (asserted). */
+static int connect_greeted(const char *address)
+{
+    char buf[256];
+    int fd = ts_connect(address, 0);
+    CU_ASSERT(fd >= 0);
+    if (fd < 0)
+        return -1;
+    CU_ASSERT(ts_read_until(fd, buf, sizeof(buf), GREETING, 5000) > 0);
+    CU_ASSERT_STRING_EQUAL(buf, GREETING);
+    return fd;
+}
+
+/* Send line and expect exactly reply back. */
+static void exchange(int fd, const char *line, const char *reply)
+{
+    char buf[256];
+    CU_ASSERT_EQUAL(ts_send_str(fd, line), 0);
+    CU_ASSERT(ts_read_until(fd, buf, sizeof(buf), reply, 5000) > 0);
+    CU_ASSERT_STRING_EQUAL(buf, reply);
+}
+
+/* A default server on listen prints address_prefix+port (or exactly
+ * address_prefix when want_port is 0), greets, and stops with 0. */
+static void check_listen(const char *listen, const char *prefix, int want_port)
+{
+    cli_proc_t p;
+    const char *args[] = {"--listen", listen, NULL};
+    if (start(&p, args) < 0)
+        return;
+    if (want_port) {
+        CU_ASSERT(port_of(p.address, prefix) > 0);
+    } else {
+        CU_ASSERT_STRING_EQUAL(p.address, prefix);
+    }
+    int fd = connect_greeted(p.address);
+    if (fd >= 0)
+        close(fd);
+    CU_ASSERT_EQUAL(stop(&p, SIGTERM, NULL), 0);
+}
+
+static int ipv6_loopback_available(void)
+{
+    struct sockaddr_in6 a = {.sin6_family = AF_INET6};
+    a.sin6_addr = in6addr_loopback;
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    int ok = fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+    if (fd >= 0)
+        close(fd);
+    return ok;
+}
+
+/* ---- 1. The listening line and the default handler ---------------------- */
+
+static void test_listen_tcp4(void)
+{
+    check_listen("127.0.0.1:0", "127.0.0.1:", 1);
+}
+
+static void test_listen_tcp6(void)
+{
+    if (!ipv6_loopback_available()) {
+        CU_PASS("no IPv6 loopback here: skipped");
+        return;
+    }
+    check_listen("[::1]:0", "[::1]:", 1);
+}
+
+static void test_listen_unix(void)
+{
+    char path[100], address[128];
+    ts_unix_path(path, sizeof(path));
+    snprintf(address, sizeof(address), "unix:%s", path);
+    check_listen(address, address, 0);
+    CU_ASSERT(access(path, F_OK) < 0 && errno == ENOENT);
+    unlink(path); /* in case the assertion above failed */
+}
+
+/* ---- 2. Exit codes ------------------------------------------------------ */
+
+/* An idle server stops with 0 well under a second on SIGTERM and SIGINT,
+ * in every mode. */
+static void test_stop_signals(void)
+{
+    const int sigs[] = {SIGTERM, SIGINT};
+    for (size_t m = 0; m < NMODES; m++)
+        for (size_t s = 0; s < 2; s++) {
+            cli_proc_t p;
+            const char *args[] = {"--mode", modes[m], "--listen", LOOPBACK,
+                                  NULL};
+            if (start(&p, args) < 0)
+                continue;
+            long long ms;
+            int rc = stop(&p, sigs[s], &ms);
+            CU_ASSERT_EQUAL(rc, 0);
+            CU_ASSERT(ms < 500);
+            if (rc != 0 || ms >= 500)
+                fprintf(stderr, "\n%s, signal %d: status %d after %lld ms",
+                        modes[m], sigs[s], rc, ms);
+        }
+}
+
+/* A second server on a busy address exits 1 naming the address and bind,
+ * and leaves the first one serving. */
+static void check_address_in_use(const char *listen, const char *extra)
+{
+    cli_proc_t first, second;
+    const char *args1[] = {"--listen", listen, NULL};
+    if (start(&first, args1) < 0)
+        return;
+    const char *args2[] = {"--listen", first.address, extra, NULL};
+    CU_ASSERT_EQUAL_FATAL(ts_cli_start(&second, args2, 0), 0);
+    CU_ASSERT_EQUAL(ts_cli_wait(&second, EXIT_MS), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(second.errtext, first.address));
+    CU_ASSERT_PTR_NOT_NULL(strstr(second.errtext, "bind"));
+    CU_ASSERT_PTR_NULL(strstr(second.outtext, "listening on"));
+    int fd = connect_greeted(first.address);
+    if (fd >= 0)
+        close(fd);
+    CU_ASSERT_EQUAL(stop(&first, SIGTERM, NULL), 0);
+}
+
+static void test_address_in_use(void)
+{
+    check_address_in_use(LOOPBACK, NULL);
+    check_address_in_use(LOOPBACK, "--no-reuse-address");
+    char path[100], address[128];
+    ts_unix_path(path, sizeof(path));
+    snprintf(address, sizeof(address), "unix:%s", path);
+    check_address_in_use(address, NULL);
+    unlink(path);
+}
+
+/* Each bad command line exits 2 and names the culprit on stderr.  The
+ * --listen comes first so a wrongly accepted line cannot take port 8002. */
+static void test_bad_flags(void)
+{
+    static const struct {
+        const char *args[5];
+        const char *named;
+    } cases[] = {
+        {{"--bogus"}, "--bogus"},
+        {{"--mode", "nope"}, "--mode"},
+        {{"--handler", "nope"}, "--handler"},
+        {{"--max-children", "x"}, "--max-children"},
+        {{"--max-children", "0"}, "--max-children"},
+        {{"--grace", "-1"}, "--grace"},
+        {{"--mode"}, "--mode"},
+        {{"stray"}, "stray"},
+        {{"--udp=1"}, "--udp"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *args[8] = {"--listen", LOOPBACK};
+        for (size_t k = 0; cases[i].args[k]; k++)
+            args[2 + k] = cases[i].args[k];
+        cli_proc_t p;
+        CU_ASSERT_EQUAL_FATAL(ts_cli_start(&p, args, 0), 0);
+        int rc = ts_cli_wait(&p, EXIT_MS);
+        int named = strstr(p.errtext, cases[i].named) != NULL;
+        CU_ASSERT_EQUAL(rc, 2);
+        CU_ASSERT(named);
+        CU_ASSERT_PTR_NULL(strstr(p.outtext, "listening on"));
+        if (rc != 2 || !named)
+            fprintf(stderr, "\ncase %s %s: status %d, stderr: %s",
+                    cases[i].args[0], cases[i].args[1] ? cases[i].args[1] : "",
+                    rc, p.errtext);
+    }
+}
+
+/* Run the CLI with one informational flag; its exit status, with stdout
+ * in p. */
+static int run_info(cli_proc_t *p, const char *flag)
+{
+    const char *args[] = {flag, NULL};
+    if (ts_cli_start(p, args, 0) < 0)
+        return -1;
+    int rc = ts_cli_wait(p, EXIT_MS);
+    CU_ASSERT_EQUAL(p->errlen, 0);
+    return rc;
+}
+
+static void test_info_flags(void)
+{
+    cli_proc_t p;
+    int a, b, c;
+    CU_ASSERT_EQUAL(run_info(&p, "--help"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(p.outtext, "usage: socketserver"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(p.outtext, "--grace"));
+
+    CU_ASSERT_EQUAL(run_info(&p, "--version"), 0);
+    CU_ASSERT_EQUAL(sscanf(p.outtext, "socketserver %d.%d.%d", &a, &b, &c),
+                    3);
+    CU_ASSERT_STRING_EQUAL(p.outtext, "socketserver " SS_VERSION "\n");
+
+    CU_ASSERT_EQUAL(run_info(&p, "--list"), 0);
+    static const char *const names[] = {"sync",      "fork",     "thread",
+                                        "menu10086", "thankyou", "echo"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char word[32];
+        snprintf(word, sizeof(word), "  %s ", names[i]);
+        CU_ASSERT_PTR_NOT_NULL(strstr(p.outtext, word));
+    }
+}
+
+/* ---- 3. Every mode with thankyou and UDP echo --------------------------- */
+
+static void test_modes_thankyou(void)
+{
+    for (size_t m = 0; m < NMODES; m++) {
+        cli_proc_t p;
+        const char *args[] = {"--mode",   modes[m], "--handler",
+                              "thankyou", "--listen", LOOPBACK, NULL};
+        if (start(&p, args) < 0)
+            continue;
+        char buf[128] = "";
+        int fd = ts_connect(p.address, 0);
+        CU_ASSERT(fd >= 0);
+        if (fd >= 0) {
+            /* ts_read_all fails unless the server closes after the line. */
+            CU_ASSERT_EQUAL(ts_read_all(fd, buf, sizeof(buf), 5000),
+                            (ssize_t)strlen(THANKS));
+            CU_ASSERT_STRING_EQUAL(buf, THANKS);
+            close(fd);
+        }
+        CU_ASSERT_EQUAL(stop(&p, SIGTERM, NULL), 0);
+    }
+}
+
+static void test_modes_udp_echo(void)
+{
+    static const char *const msgs[] = {"ping", "a second datagram"};
+    for (size_t m = 0; m < NMODES; m++) {
+        cli_proc_t p;
+        const char *args[] = {"--mode",   modes[m], "--udp", "--handler",
+                              "echo",     "--listen", LOOPBACK, NULL};
+        if (start(&p, args) < 0)
+            continue;
+        CU_ASSERT(port_of(p.address, "127.0.0.1:") > 0);
+        int fd = ts_connect(p.address, 1);
+        CU_ASSERT(fd >= 0);
+        for (size_t i = 0; fd >= 0 && i < 2; i++) {
+            char buf[128] = "";
+            CU_ASSERT_EQUAL(ts_send_str(fd, msgs[i]), 0);
+            CU_ASSERT(ts_read_until(fd, buf, sizeof(buf), msgs[i], 5000) > 0);
+            CU_ASSERT_STRING_EQUAL(buf, msgs[i]);
+        }
+        if (fd >= 0)
+            close(fd);
+        CU_ASSERT_EQUAL(stop(&p, SIGTERM, NULL), 0);
+    }
+}
+
+/* ---- 4-6. Connections in flight ----------------------------------------- */
+
+/* SIGTERM lets a call in progress finish; then the server exits 0 and the
+ * address refuses connections. */
+static void test_sigterm_in_flight(void)
+{
+    for (size_t m = 0; m < NMODES; m++) {
+        cli_proc_t p;
+        const char *args[] = {"--mode", modes[m], "--listen", LOOPBACK, NULL};
+        if (start(&p, args) < 0)
+            continue;
+        int fd = connect_greeted(p.address);
+        kill(p.pid, SIGTERM);
+        ts_sleep_ms(100); /* the server is stopping while we talk */
+        if (fd >= 0) {
+            exchange(fd, "0\n", OPERATOR);
+            CU_ASSERT_EQUAL(ts_send_str(fd, "exit\n"), 0);
+            CU_ASSERT(ts_expect_eof(fd, 5000));
+            close(fd);
+        }
+        CU_ASSERT_EQUAL(ts_cli_wait(&p, EXIT_MS), 0);
+        int late = ts_connect(p.address, 0);
+        CU_ASSERT_EQUAL(late, -1);
+        if (late >= 0)
+            close(late);
+    }
+}
+
+/* With --grace 0.3, an idle call is closed after the grace period (not
+ * before) and the server exits 0 within about 2 s of SIGTERM. */
+static void test_grace_expiry(void)
+{
+    for (size_t m = 0; m < NMODES; m++) {
+        cli_proc_t p;
+        const char *args[] = {"--mode",  modes[m], "--grace",
+                              "0.3",     "--listen", LOOPBACK, NULL};
+        if (start(&p, args) < 0)
+            continue;
+        int fd = connect_greeted(p.address);
+        long long t0 = ts_now_ms();
+        kill(p.pid, SIGTERM);
+        if (fd >= 0) {
+            CU_ASSERT(ts_expect_eof(fd, 2000));
+            long long closed_ms = ts_now_ms() - t0;
+            CU_ASSERT(closed_ms >= 250 && closed_ms < 2000);
+            close(fd);
+        }
+        CU_ASSERT_EQUAL(ts_cli_wait(&p, EXIT_MS), 0);
+        long long exit_ms = ts_now_ms() - t0;
+        CU_ASSERT(exit_ms < 2000);
+        if (exit_ms >= 2000)
+            fprintf(stderr, "\n%s: exited %lld ms after SIGTERM", modes[m],
+                    exit_ms);
+    }
+}
+
+/* With --timeout 0.2, a silent client is hung up on within a second, and
+ * the server goes on serving the next one. */
+static void test_idle_timeout(void)
+{
+    for (size_t m = 0; m < NMODES; m++) {
+        cli_proc_t p;
+        const char *args[] = {"--mode",  modes[m], "--timeout",
+                              "0.2",     "--listen", LOOPBACK, NULL};
+        if (start(&p, args) < 0)
+            continue;
+        int fd = connect_greeted(p.address);
+        if (fd >= 0) {
+            long long t0 = ts_now_ms();
+            CU_ASSERT(ts_expect_eof(fd, 1000));
+            long long idle_ms = ts_now_ms() - t0;
+            CU_ASSERT(idle_ms >= 150 && idle_ms < 1000);
+            close(fd);
+        }
+        fd = connect_greeted(p.address);
+        if (fd >= 0) {
+            exchange(fd, "0\n", OPERATOR);
+            CU_ASSERT_EQUAL(ts_send_str(fd, "exit\n"), 0);
+            CU_ASSERT(ts_expect_eof(fd, 5000));
+            close(fd);
+        }
+        CU_ASSERT_EQUAL(stop(&p, SIGTERM, NULL), 0);
+    }
+}
+
+void register_cli_tests(void)
+{
+    CU_pSuite s = ts_suite("cli");
+    CU_add_test(s, "listen 127.0.0.1:0 prints the port and greets",
+                test_listen_tcp4);
+    CU_add_test(s, "listen [::1]:0 prints the port and greets",
+                test_listen_tcp6);
+    CU_add_test(s, "listen unix: greets and removes the socket file",
+                test_listen_unix);
+    CU_add_test(s, "SIGTERM and SIGINT stop an idle server with 0",
+                test_stop_signals);
+    CU_add_test(s, "address in use exits 1 naming bind", test_address_in_use);
+    CU_add_test(s, "bad flags exit 2 naming the flag", test_bad_flags);
+    CU_add_test(s, "--help, --version and --list exit 0", test_info_flags);
+    CU_add_test(s, "every mode serves thankyou", test_modes_thankyou);
+    CU_add_test(s, "every mode echoes UDP datagrams", test_modes_udp_echo);
+    CU_add_test(s, "SIGTERM lets a call in flight finish",
+                test_sigterm_in_flight);
+    CU_add_test(s, "--grace expiry closes an idle call", test_grace_expiry);
+    CU_add_test(s, "--timeout hangs up on a silent client",
+                test_idle_timeout);
+}

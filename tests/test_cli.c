@@ -208,6 +208,10 @@ static void test_bad_flags(void)
         {{"--mode"}, "--mode"},
         {{"stray"}, "stray"},
         {{"--udp=1"}, "--udp"},
+        {{"--help=1"}, "--help"},
+        {{"--listen", "nonsense"}, "--listen"},
+        {{"--listen", "127.0.0.1:99999"}, "--listen"},
+        {{"--listen", "::1:80"}, "--listen"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *args[8] = {"--listen", LOOPBACK};

@@ -1,6 +1,5 @@
-/* custom_handler -- your own handler and server in one file, using only the
- * public header.  Build: make examples; run: build/examples/custom_handler
- * then `nc 127.0.0.1 8003` and type lines: each comes back in upper case. */
+/* custom_handler -- your own handler and server, public header only.  Run
+ * build/examples/custom_handler, then `nc 127.0.0.1 8003`: lines shout back. */
 #include <socketserver.h>
 
 #include <ctype.h>

@@ -6,6 +6,7 @@
 #   make MODE=fork   a CLI whose default mode is fork (--mode still wins)
 #   make install PREFIX=/usr/local DESTDIR=
 
+SHELL   := /bin/bash
 CC      ?= cc
 MODE    ?= thread
 BUILD   ?= build
@@ -95,9 +96,17 @@ test-plain: cunit all $(BUILD)/tests/run_tests
 	SS_CLI=$(BUILD)/socketserver timeout -k 10 $(TEST_TIMEOUT) \
 	  $(BUILD)/tests/run_tests
 
+# Any sanitizer report fails the run: reports abort the process that made
+# them, and the log is searched too, for reports from child processes
+# whose exit status a test did not look at.
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+          UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 test-sanitized: cunit
-	$(MAKE) BUILD=build/sanitized EXTRA_CFLAGS='$(SAN_FLAGS)' \
-	  CFLAGS='-O1 -g' test-plain
+	@mkdir -p build/sanitized
+	set -o pipefail; $(SAN_ENV) $(MAKE) BUILD=build/sanitized \
+	  EXTRA_CFLAGS='$(SAN_FLAGS)' CFLAGS='-O1 -g' test-plain 2>&1 \
+	  | tee build/sanitized/test.log
+	@! grep -E 'Sanitizer|runtime error' build/sanitized/test.log
 
 test: test-plain test-sanitized
 

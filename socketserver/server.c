@@ -1,5 +1,9 @@
 /* server.c -- a server's life: create (bind + listen), the serve loop,
  * shutdown, close.  How each request then runs is the mode's business. */
+
+/* SO_REUSEPORT is not POSIX, and glibc hides it in strict POSIX mode.  It is
+ * the one extension this file uses, and only when reuse_port asks for it. */
+#define _DEFAULT_SOURCE
 #include "internal.h"
 
 #include <errno.h>
@@ -87,15 +91,27 @@ static int unix_path_is_stale(const char *path, int socktype)
     return stale;
 }
 
-static void set_socket_options(const ss_config_t *cfg, int fd, int family)
+/* 0, or -errno with the option that failed in *what. */
+static int set_socket_options(const ss_config_t *cfg, int fd, int family,
+                              const char **what)
 {
     int on = 1;
-    if (cfg->reuse_address && family != AF_UNIX)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (family == AF_UNIX)
+        return 0;
+    *what = "setsockopt SO_REUSEADDR";
+    if (cfg->reuse_address &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
+        return -errno;
+    *what = "setsockopt SO_REUSEPORT";
 #ifdef SO_REUSEPORT
-    if (cfg->reuse_port && family != AF_UNIX)
-        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
+    if (cfg->reuse_port &&
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0)
+        return -errno;
+#else
+    if (cfg->reuse_port)
+        return -ENOPROTOOPT;
 #endif
+    return 0;
 }
 
 static int bind_retrying_stale(const ss_config_t *cfg, int fd,
@@ -123,9 +139,10 @@ static int open_listener(ss_server_t *srv, const struct sockaddr *sa,
     if (fd < 0)
         return fail(err, errlen, -errno, "socket %s: %s", cfg->address,
                     strerror(errno));
-    int rc = ss__set_nonblocking_cloexec(fd);
-    set_socket_options(cfg, fd, sa->sa_family);
     const char *call = "fcntl";
+    int rc = ss__set_nonblocking_cloexec(fd);
+    if (rc == 0)
+        rc = set_socket_options(cfg, fd, sa->sa_family, &call);
     if (rc == 0) {
         call = "bind";
         rc = bind_retrying_stale(cfg, fd, sa, len, socktype) < 0 ? -errno : 0;

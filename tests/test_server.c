@@ -471,6 +471,42 @@ static void test_thread_stack_size(void)
     ts_stop(&ts);
 }
 
+/* A thread that cannot be created (its stack cannot be mapped) sheds that
+ * one connection: the client sees a clean close, and the server lives on
+ * to serve the next one once threads can be made again. */
+static void test_thread_create_failure_sheds(void)
+{
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "thread", &ss_handler_thankyou);
+    cfg.thread_stack_size = (size_t)1 << 46; /* 64 TiB: mmap must fail */
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    for (int i = 0; i < 3; i++) {
+        char buf[64];
+        int fd = ts_connect(ts.address, 0);
+        CU_ASSERT_FATAL(fd >= 0);
+        CU_ASSERT_EQUAL(ts_read_all(fd, buf, sizeof(buf), 2000), 0);
+        close(fd);
+    }
+    ts_stop(&ts);
+    CU_ASSERT_EQUAL(ts.serve_rc, 0); /* it was still serving */
+}
+
+/* reuse_port lets a second server bind the same port (SO_REUSEPORT). */
+static void test_reuse_port(void)
+{
+    ss_config_t cfg;
+    ss_server_t *a, *b;
+    ts_config(&cfg, TS_TCP4, "sync", &ss_handler_echo);
+    cfg.reuse_port = 1;
+    CU_ASSERT_FATAL(ss_server_create(&a, &cfg, NULL, 0) == 0);
+    cfg.address = ss_server_address(a);
+    CU_ASSERT_EQUAL(ss_server_create(&b, &cfg, NULL, 0), 0);
+    if (b)
+        ss_server_close(b);
+    ss_server_close(a);
+}
+
 void register_server_tests(void)
 {
     CU_pSuite s = ts_suite("server");
@@ -510,4 +546,8 @@ void register_server_tests(void)
                 test_thread_detached_outlives_close);
     CU_add_test(s, "thread stack size is honoured",
                 test_thread_stack_size);
+    CU_add_test(s, "failed thread creation sheds one connection",
+                test_thread_create_failure_sheds);
+    CU_add_test(s, "reuse_port: two servers on one port",
+                test_reuse_port);
 }

@@ -322,13 +322,15 @@ ss_request_t *ss__request_new(ss_server_t *srv, int fd,
  * for the next datagram while this one may still be running elsewhere. */
 int ss__request_set_datagram(ss_request_t *req, const void *data, size_t len)
 {
+    /* First: even if the copy fails, freeing this request must not close
+     * req->fd, which is the server's own socket. */
+    req->datagram = 1;
     req->in = malloc(len ? len : 1);
     if (!req->in)
         return -ENOMEM;
     memcpy(req->in, data, len);
     req->in_len = req->in_cap = len;
     req->in_off = 0;
-    req->datagram = 1;
     return 0;
 }
 

@@ -162,7 +162,8 @@ void ss_server_shutdown(ss_server_t *srv);
 
 /* Close the listening socket (and remove its Unix socket file), wait for
  * requests in flight when block_on_close is set (at most grace_ms, then
- * they are cancelled), and free the server. */
+ * they are cancelled), and free the server.  Call it once serve_forever
+ * has returned, from any thread. */
 void ss_server_close(ss_server_t *srv);
 
 /* Check an address's syntax without resolving or binding it: 0, or

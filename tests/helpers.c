@@ -218,7 +218,9 @@ ssize_t ts_read_until(int fd, char *buf, size_t cap, const char *until,
         ssize_t k = recv(fd, buf + n, cap - 1 - n, 0);
         if (k < 0 && errno == EINTR)
             continue;
-        if (k <= 0)
+        if (k < 0)
+            return -1; /* a reset is not an end of file */
+        if (k == 0)
             break;
         n += (size_t)k;
         buf[n] = '\0';

@@ -47,7 +47,7 @@ const char *ts_unix_path(char *buf, size_t cap);
 int ts_connect(const char *address, int datagram);
 int ts_send_str(int fd, const char *s);
 /* Read until EOF, cap - 1 bytes or timeout_ms; NUL-terminates.  Returns
- * the byte count, or -1 on a timeout or error before EOF. */
+ * the byte count, or -1 on a timeout or an error (a reset) before EOF. */
 ssize_t ts_read_all(int fd, char *buf, size_t cap, int timeout_ms);
 /* Read until buf ends with `until` (or holds n bytes when until is NULL). */
 ssize_t ts_read_until(int fd, char *buf, size_t cap, const char *until,

@@ -31,7 +31,7 @@ static const ts_kind_t dgrams[] = {TS_UDP4, TS_UNIX_DGRAM};
 
 /* ---- Checks that say which case failed --------------------------------- */
 
-static char where[96]; /* "transport/mode" of the case being run */
+static char where[96]; /* "transport/mode[, detail]" of the running case */
 
 static int check(int ok, const char *cond, unsigned line)
 {
@@ -94,8 +94,10 @@ static int send_bytes(int fd, const void *buf, size_t len)
 static int read_is(int fd, const void *want, size_t len)
 {
     char buf[8192];
-    if (len >= sizeof(buf))
+    if (len >= sizeof(buf)) {
+        note("read_is: %zu bytes is more than it can hold", len);
         return 0;
+    }
     ssize_t n = ts_read_until(fd, buf, len + 1, NULL, T);
     if (n == (ssize_t)len && memcmp(buf, want, len) == 0)
         return 1;
@@ -253,8 +255,8 @@ static void menu_line_case(ts_kind_t kind, const char *mode, const void *arg)
     snprintf(base, sizeof(base), "%.39s", where);
     for (const line_case_t *c = arg; c->len; c++) {
         size_t tail = strlen(c->tail), end = strlen(c->end);
-        snprintf(where, sizeof(where), "%s, %zu-byte line + %s", base,
-                 c->len, end == 1 ? "LF" : "CRLF");
+        snprintf(where, sizeof(where), "%s, %zu-byte line '%c..%s' + %s",
+                 base, c->len, c->fill, c->tail, end == 1 ? "LF" : "CRLF");
         char *line = malloc(c->len + end);
         int fd = dial(&ts);
         if (!CHECK(line != NULL) || fd < 0) {
@@ -482,8 +484,8 @@ static void echo_dgram_case(ts_kind_t kind, const char *mode, const void *arg)
         return;
     int fd[2] = {ts_connect(ts.address, 1), ts_connect(ts.address, 1)};
     unsigned char out[2][MAX_DGRAM], in[MAX_DGRAM * 2];
-    for (size_t s = 0; s < COUNT(sizes) && CHECK(fd[0] >= 0 && fd[1] >= 0);
-         s++) {
+    int ready = CHECK(fd[0] >= 0 && fd[1] >= 0);
+    for (size_t s = 0; ready && s < COUNT(sizes); s++) {
         for (int c = 0; c < 2; c++) {
             fill_pattern(out[c], sizes[s], (unsigned)(c * 101 + s));
             CHECK(send_bytes(fd[c], out[c], sizes[s]) == 0);

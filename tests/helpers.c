@@ -333,6 +333,21 @@ static int read_line_fd(int fd, char *buf, size_t cap, int timeout_ms)
 
 int ts_cli_start(cli_proc_t *p, const char *const *args, int wait_listening)
 {
+    return ts_proc_start(p, ts_cli_path(), args, wait_listening);
+}
+
+const char *ts_example_path(char *buf, size_t cap, const char *name)
+{
+    const char *cli = ts_cli_path();
+    const char *slash = strrchr(cli, '/');
+    int dir = slash ? (int)(slash - cli) : 1;
+    snprintf(buf, cap, "%.*s/examples/%s", dir, slash ? cli : ".", name);
+    return buf;
+}
+
+int ts_proc_start(cli_proc_t *p, const char *path, const char *const *args,
+                  int wait_listening)
+{
     int out[2], err[2];
     memset(p, 0, sizeof(*p));
     if (pipe(out) < 0)
@@ -342,7 +357,7 @@ int ts_cli_start(cli_proc_t *p, const char *const *args, int wait_listening)
         close(out[1]);
         return -1;
     }
-    const char *argv[64] = {ts_cli_path()};
+    const char *argv[64] = {path};
     for (int i = 0; args[i] && i < 62; i++)
         argv[i + 1] = args[i];
     p->pid = fork();

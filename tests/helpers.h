@@ -77,6 +77,11 @@ typedef struct cli_proc {
  * without argv[0]).  When wait_listening, wait for and parse the
  * "listening on ADDRESS" line; returns 0, or -1 (the process is reaped). */
 int ts_cli_start(cli_proc_t *p, const char *const *args, int wait_listening);
+/* The same for any program: path, e.g. ts_example_path's. */
+int ts_proc_start(cli_proc_t *p, const char *path, const char *const *args,
+                  int wait_listening);
+/* build/.../examples/NAME, beside the CLI under test. */
+const char *ts_example_path(char *buf, size_t cap, const char *name);
 /* Wait up to timeout_ms for exit, collecting what it prints into outtext
  * and errtext: the exit status, 128+signal, or -1 after killing it on
  * timeout.  Closes its pipes. */

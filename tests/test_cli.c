@@ -399,6 +399,26 @@ static void test_idle_timeout(void)
     }
 }
 
+/* examples/custom_handler: a user's own handler, linked against the
+ * public header and library only, serves lines back in upper case. */
+static void test_custom_handler_example(void)
+{
+    char path[512], buf[64];
+    const char *args[] = {LOOPBACK, NULL};
+    cli_proc_t p;
+    ts_example_path(path, sizeof(path), "custom_handler");
+    CU_ASSERT_EQUAL_FATAL(ts_proc_start(&p, path, args, 1), 0);
+    int fd = ts_connect(p.address, 0);
+    CU_ASSERT_FATAL(fd >= 0);
+    ts_send_str(fd, "hello, 10086\n");
+    shutdown(fd, SHUT_WR);
+    CU_ASSERT(ts_read_all(fd, buf, sizeof(buf), 2000) > 0);
+    CU_ASSERT_STRING_EQUAL(buf, "HELLO, 10086\n");
+    close(fd);
+    kill(p.pid, SIGTERM); /* it installs no handler: TERM ends it */
+    CU_ASSERT_EQUAL(ts_cli_wait(&p, EXIT_MS), 128 + SIGTERM);
+}
+
 void register_cli_tests(void)
 {
     CU_pSuite s = ts_suite("cli");
@@ -420,4 +440,6 @@ void register_cli_tests(void)
     CU_add_test(s, "--grace expiry closes an idle call", test_grace_expiry);
     CU_add_test(s, "--timeout hangs up on a silent client",
                 test_idle_timeout);
+    CU_add_test(s, "examples/custom_handler serves its own handler",
+                test_custom_handler_example);
 }

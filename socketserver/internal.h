@@ -13,6 +13,10 @@
 #include <stdint.h>
 #include <sys/un.h>
 
+/* ss_server_shutdown runs in signal handlers: its atomics must not lock. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "atomic_int must be lock-free");
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "atomic_llong must be lock-free");
+
 /* "[" + 45-char IPv6 + "]:" + port, or "unix:" + a sun_path. */
 #define SS_ADDRSTRLEN (sizeof(((struct sockaddr_un *)0)->sun_path) + 8)
 
@@ -32,10 +36,16 @@ typedef struct ss_mode {
     const char *summary;
     /* Allocate the mode's state in srv->mode_state: 0 or -errno. */
     int (*open)(ss_server_t *srv);
+    /* Whether another request may start now.  When not, the loop stops
+     * accepting (clients wait in the listen backlog) until the wake_fd says
+     * a slot was freed: nothing is accepted and then left waiting.  NULL:
+     * always. */
+    int (*has_room)(ss_server_t *srv);
     /* Run or hand off req; takes ownership of it (frees it in every case). */
     void (*process)(ss_server_t *srv, ss_request_t *req);
     /* A descriptor the server loop should poll for the mode (a child exit
-     * notification), or -1; when readable the loop calls service. */
+     * or a freed thread slot), or -1; when readable the loop calls
+     * service. */
     int (*wake_fd)(ss_server_t *srv);
     /* Housekeeping on each loop pass (reap children, join threads). */
     void (*service)(ss_server_t *srv);
@@ -58,7 +68,9 @@ struct ss_server {
     char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     pid_t owner_pid; /* only the creating process removes unix_path */
 
-    int wake_r, wake_w;   /* self-pipe: ss_server_shutdown wakes the loop */
+    /* Written by ss_server_shutdown and never drained: it wakes the loop
+     * and every request's wait, then stays readable. */
+    int wake_r, wake_w;
     int abort_r, abort_w; /* written once to cancel every request's wait */
     atomic_int shutdown_requested; /* lock-free: set from signal handlers */
     atomic_llong hard_stop_at_ms; /* 0, or when waits start to fail */
@@ -107,6 +119,7 @@ int ss__request_set_datagram(ss_request_t *req, const void *data, size_t len);
 void ss__request_run(ss_request_t *req);
 void ss__request_free(ss_request_t *req);
 void ss__request_forget(ss_request_t *req);
+void ss__request_drop(ss_request_t *req);
 int ss__wait_fd(ss_request_t *req, int fd, short events,
                 long long deadline_ms);
 

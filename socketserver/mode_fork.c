@@ -1,12 +1,14 @@
 /* mode_fork.c -- a child process per connection (per datagram for UDP), as
  * Python's ForkingMixIn.
  *
- * The parent keeps the pids it started and reaps only those, with
- * waitpid(pid, WNOHANG): never waitpid(-1), which would steal the exit
- * status of processes the application started itself.  Each child writes a
- * byte to a notify pipe as it exits, so the server loop wakes and reaps at
- * once without a SIGCHLD handler (a library must not take the process's
- * signals); a periodic sweep catches children that died without writing. */
+ * The parent keeps the pids it started and reaps only those, by pid:
+ * never waitpid(-1), which would steal the exit status of processes the
+ * application started itself.  Each child writes its pid to a notify pipe
+ * just before it exits, so the server loop wakes and reaps it at once
+ * without a SIGCHLD handler (a library must not take the process's
+ * signals); a periodic sweep catches children that died without writing.
+ * At the cap the server stops accepting until a child exits: clients wait
+ * in the listen backlog, and a shutdown is never held up by a full house. */
 #include "internal.h"
 
 #include <errno.h>
@@ -17,7 +19,6 @@
 #include <unistd.h>
 
 #define SWEEP_MS 1000      /* reap even without a notification this often */
-#define CAP_WAIT_MS 100    /* at the cap, look for exits this often */
 #define KILL_WAIT_MS 1000  /* after cancelling, before SIGKILL */
 
 typedef struct fork_state {
@@ -57,19 +58,54 @@ static void log_abnormal_exit(pid_t pid, int status)
                WEXITSTATUS(status));
 }
 
-/* Reap every child of ours that has exited, without blocking. */
+/* Forget the child in slot i (it has been reaped). */
+static void remove_slot(fork_state_t *st, int i)
+{
+    st->pids[i] = st->pids[--st->count];
+}
+
+static int find_slot(const fork_state_t *st, pid_t pid)
+{
+    for (int i = 0; i < st->count; i++)
+        if (st->pids[i] == pid)
+            return i;
+    return -1;
+}
+
+/* Reap the children that announced their exit: each wrote its pid just
+ * before _exit, so a blocking waitpid on that one pid returns at once. */
+static void reap_announced(fork_state_t *st)
+{
+    pid_t pids[64];
+    ssize_t n;
+    while ((n = read(st->notify_r, pids, sizeof(pids))) > 0) {
+        for (size_t k = 0; k < (size_t)n / sizeof(pid_t); k++) {
+            int i = find_slot(st, pids[k]);
+            int status;
+            if (i < 0)
+                continue;
+            pid_t r;
+            while ((r = waitpid(pids[k], &status, 0)) < 0 && errno == EINTR) {
+            }
+            if (r == pids[k])
+                log_abnormal_exit(r, status);
+            remove_slot(st, i);
+        }
+    }
+}
+
+/* Reap, without blocking, every child of ours that has exited, announced
+ * or not (a child killed by a signal announces nothing). */
 static void reap_children(fork_state_t *st)
 {
-    char buf[64];
-    while (read(st->notify_r, buf, sizeof(buf)) > 0) {
-    }
+    reap_announced(st);
     for (int i = 0; i < st->count;) {
         int status;
         pid_t r = waitpid(st->pids[i], &status, WNOHANG);
         if (r == st->pids[i] || (r < 0 && errno == ECHILD)) {
             if (r > 0)
                 log_abnormal_exit(r, status);
-            st->pids[i] = st->pids[--st->count];
+            remove_slot(st, i);
         } else {
             i++;
         }
@@ -85,7 +121,7 @@ static void reap_until(fork_state_t *st, long long deadline_ms)
         if (left <= 0)
             return;
         struct pollfd pfd = {st->notify_r, POLLIN, 0};
-        poll(&pfd, 1, left < CAP_WAIT_MS ? (int)left : CAP_WAIT_MS);
+        poll(&pfd, 1, left < SWEEP_MS ? (int)left : SWEEP_MS);
         reap_children(st);
     }
 }
@@ -102,35 +138,30 @@ static void run_child(ss_server_t *srv, fork_state_t *st, ss_request_t *req)
     if (!srv->cfg.datagram)
         close(srv->fd); /* the listener belongs to the parent */
     close(st->notify_r);
-    ss__close_fd(&srv->wake_r); /* the parent's to drain, not ours */
     ss__request_run(req);
     ss__request_free(req);
     fflush(NULL);
-    ssize_t w = write(st->notify_w, "x", 1);
+    pid_t me = getpid();
+    ssize_t w = write(st->notify_w, &me, sizeof(me)); /* atomic: < PIPE_BUF */
     (void)w;
     _exit(0); /* not exit(): the parent's atexit handlers are not ours */
 }
 
-/* At the cap, wait for a child to exit rather than refuse the client. */
-static int wait_for_free_slot(ss_server_t *srv, fork_state_t *st)
+/* At the cap the loop stops accepting until a child exits. */
+static int fork_has_room(ss_server_t *srv)
 {
-    while (st->count >= srv->cfg.max_children) {
-        long long stop = atomic_load(&srv->hard_stop_at_ms);
-        if (stop && ss__now_ms() >= stop)
-            return -ECANCELED;
-        struct pollfd pfd = {st->notify_r, POLLIN, 0};
-        poll(&pfd, 1, CAP_WAIT_MS);
+    fork_state_t *st = srv->mode_state;
+    if (st->count >= srv->cfg.max_children)
         reap_children(st);
-    }
-    return 0;
+    return st->count < srv->cfg.max_children;
 }
 
 static void fork_process(ss_server_t *srv, ss_request_t *req)
 {
     fork_state_t *st = srv->mode_state;
-    reap_children(st);
-    if (wait_for_free_slot(srv, st) < 0) {
-        ss__request_free(req);
+    if (!fork_has_room(srv)) { /* has_room said yes; only a bug gets here */
+        ss_log(SS_LOG_ERROR, "no room for a child; shedding %s", ss_peer(req));
+        ss__request_drop(req);
         return;
     }
     fflush(NULL); /* or the child would write our buffered output again */
@@ -138,7 +169,7 @@ static void fork_process(ss_server_t *srv, ss_request_t *req)
     if (pid < 0) {
         ss_log(SS_LOG_ERROR, "fork: %s; shedding %s", strerror(errno),
                ss_peer(req));
-        ss__request_free(req);
+        ss__request_drop(req);
         return;
     }
     if (pid == 0)
@@ -159,13 +190,29 @@ static int fork_service_due_ms(ss_server_t *srv)
     return ((fork_state_t *)srv->mode_state)->count > 0 ? SWEEP_MS : -1;
 }
 
+/* Kill what still runs after the cancel.  A pid still ours (waitpid says
+ * it has not been reaped) cannot have been reused, so the kill is safe. */
+static void kill_children(fork_state_t *st)
+{
+    for (int i = 0; i < st->count; i++)
+        if (waitpid(st->pids[i], NULL, WNOHANG) == 0)
+            kill(st->pids[i], SIGKILL);
+    for (int i = 0; i < st->count; i++)
+        while (waitpid(st->pids[i], NULL, 0) < 0 && errno == EINTR) {
+        }
+    st->count = 0;
+}
+
 /* Wait out the grace period, then cancel the children's waits, then kill
- * what is still there: close never returns with a child left behind. */
+ * what is still there: close never returns with a child left behind.
+ * Without block_on_close it only reaps the children already done. */
 static void fork_close(ss_server_t *srv)
 {
     fork_state_t *st = srv->mode_state;
-    if (!srv->cfg.block_on_close)
+    if (!srv->cfg.block_on_close) {
+        reap_children(st);
         return;
+    }
     reap_until(st, ss__grace_deadline_ms(srv));
     if (st->count == 0)
         return;
@@ -173,11 +220,7 @@ static void fork_close(ss_server_t *srv)
            "cancelling", st->count);
     ss__server_cancel_requests(srv);
     reap_until(st, ss__now_ms() + KILL_WAIT_MS);
-    for (int i = 0; i < st->count; i++)
-        kill(st->pids[i], SIGKILL);
-    for (int i = 0; i < st->count; i++)
-        waitpid(st->pids[i], NULL, 0);
-    st->count = 0;
+    kill_children(st);
 }
 
 static void fork_release(ss_server_t *srv)
@@ -194,6 +237,7 @@ const ss_mode_t ss__mode_fork = {
     .name = "fork",
     .summary = "a child process per connection (ForkingMixIn)",
     .open = fork_open,
+    .has_room = fork_has_room,
     .process = fork_process,
     .wake_fd = fork_wake_fd,
     .service = fork_service,

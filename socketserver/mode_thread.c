@@ -2,7 +2,8 @@
  * Python's ThreadingMixIn, with the fixes its bug tracker asked for: live
  * threads are capped, finished ones are joined by the server loop so
  * nothing accumulates (bpo-37193), and close joins them (bpo-31233) or, with
- * block_on_close off, leaves them detached. */
+ * block_on_close off, leaves them detached.  At the cap the server stops
+ * accepting; the thread that frees a slot wakes it through a pipe. */
 #include "internal.h"
 
 #include <errno.h>
@@ -10,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#define CAP_WAIT_MS 100   /* at the cap, re-check for a hard stop this often */
 #define CANCEL_WAIT_MS 1000 /* after cancelling, before giving up on a thread */
 
 typedef struct thread_job {
@@ -27,6 +28,7 @@ typedef struct thread_state {
     pthread_cond_t changed; /* a thread finished */
     pthread_attr_t attr;
     int live;
+    int notify_r, notify_w; /* a slot came free in a full pool */
     thread_job_t *running;  /* live threads */
     thread_job_t *finished; /* exited, waiting for pthread_join */
 } thread_state_t;
@@ -43,12 +45,20 @@ static int thread_open(ss_server_t *srv)
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&st->lock, NULL);
     pthread_attr_init(&st->attr);
+    st->notify_r = st->notify_w = -1;
+    srv->mode_state = st; /* from here on, release frees what was made */
+    int p[2];
+    if (pipe(p) < 0)
+        return -errno;
+    ss__set_nonblocking_cloexec(p[0]);
+    ss__set_nonblocking_cloexec(p[1]);
+    st->notify_r = p[0];
+    st->notify_w = p[1];
     int rc = 0;
     if (srv->cfg.thread_stack_size)
         rc = pthread_attr_setstacksize(&st->attr, srv->cfg.thread_stack_size);
     if (!srv->cfg.block_on_close)
         pthread_attr_setdetachstate(&st->attr, PTHREAD_CREATE_DETACHED);
-    srv->mode_state = st;
     return -rc;
 }
 
@@ -72,7 +82,10 @@ static void *thread_main(void *arg)
 
     pthread_mutex_lock(&st->lock);
     unlink_job(st, job);
-    st->live--;
+    if (st->live-- == srv->cfg.max_threads) {
+        ssize_t w = write(st->notify_w, "x", 1); /* the loop may accept again */
+        (void)w;
+    }
     int detached = job->detached;
     if (!detached) {
         job->next = st->finished;
@@ -114,37 +127,45 @@ static struct timespec abs_time_ms(long long ms_from_now)
     return ts;
 }
 
-/* Wait with the lock held until live <= limit or deadline_ms passes.  With
- * no deadline (0) it waits until the server's hard stop instead.  Returns 0
- * or -ETIMEDOUT. */
-static int wait_live_at_most(ss_server_t *srv, thread_state_t *st, int limit,
+/* Wait with the lock held until live <= limit or deadline_ms passes.
+ * Returns 0 or -ETIMEDOUT. */
+static int wait_live_at_most(thread_state_t *st, int limit,
                              long long deadline_ms)
 {
     while (st->live > limit) {
-        long long now = ss__now_ms();
-        long long stop = atomic_load(&srv->hard_stop_at_ms);
-        if (deadline_ms ? now >= deadline_ms : (stop && now >= stop))
+        long long left = deadline_ms - ss__now_ms();
+        if (left <= 0)
             return -ETIMEDOUT;
-        long long step = deadline_ms ? deadline_ms - now : CAP_WAIT_MS;
-        struct timespec ts = abs_time_ms(step < CAP_WAIT_MS ? step : CAP_WAIT_MS);
+        struct timespec ts = abs_time_ms(left);
         pthread_cond_timedwait(&st->changed, &st->lock, &ts);
     }
     return 0;
 }
 
-static void shed(ss_request_t *req, const char *why)
+static void shed(ss_request_t *req, const char *why, const char *detail)
 {
-    ss_log(SS_LOG_ERROR, "%s; shedding %s", why, ss_peer(req));
-    ss__request_free(req);
+    ss_log(SS_LOG_ERROR, "%s%s; shedding %s", why, detail, ss_peer(req));
+    ss__request_drop(req);
 }
 
+static int thread_has_room(ss_server_t *srv)
+{
+    thread_state_t *st = srv->mode_state;
+    pthread_mutex_lock(&st->lock);
+    int room = st->live < srv->cfg.max_threads;
+    pthread_mutex_unlock(&st->lock);
+    return room;
+}
+
+/* Start a thread for req.  The loop asked has_room first, and only this
+ * thread adds threads, so there is room. */
 static void thread_process(ss_server_t *srv, ss_request_t *req)
 {
     thread_state_t *st = srv->mode_state;
     join_finished(st);
     thread_job_t *job = calloc(1, sizeof(*job));
     if (!job) {
-        shed(req, "out of memory");
+        shed(req, "out of memory", "");
         return;
     }
     job->srv = srv;
@@ -152,12 +173,6 @@ static void thread_process(ss_server_t *srv, ss_request_t *req)
     job->detached = !srv->cfg.block_on_close;
 
     pthread_mutex_lock(&st->lock);
-    if (wait_live_at_most(srv, st, srv->cfg.max_threads - 1, 0) < 0) {
-        pthread_mutex_unlock(&st->lock);
-        free(job);
-        shed(req, "stopping with every thread busy");
-        return;
-    }
     st->live++;
     job->next = st->running;
     if (st->running)
@@ -166,21 +181,40 @@ static void thread_process(ss_server_t *srv, ss_request_t *req)
     ss__server_ref(srv);
     pthread_mutex_unlock(&st->lock);
 
-    int rc = pthread_create(&job->tid, &st->attr, thread_main, job);
-    if (rc != 0) {
-        pthread_mutex_lock(&st->lock);
-        unlink_job(st, job);
-        st->live--;
+    /* Into a local: a detached thread may have freed its job before
+     * pthread_create returns (some libcs store the id only then). */
+    pthread_t tid;
+    int rc = pthread_create(&tid, &st->attr, thread_main, job);
+    if (rc == 0) {
+        if (!srv->cfg.block_on_close)
+            return;
+        pthread_mutex_lock(&st->lock); /* close may read it to detach */
+        job->tid = tid;
         pthread_mutex_unlock(&st->lock);
-        free(job);
-        ss__server_unref(srv);
-        ss_log(SS_LOG_ERROR, "pthread_create: %s; shedding %s", strerror(rc),
-               ss_peer(req));
-        ss__request_free(req);
+        return;
     }
+    pthread_mutex_lock(&st->lock);
+    unlink_job(st, job);
+    st->live--;
+    pthread_mutex_unlock(&st->lock);
+    free(job);
+    ss__server_unref(srv);
+    shed(req, "pthread_create: ", strerror(rc));
 }
 
-static void thread_service(ss_server_t *srv) { join_finished(srv->mode_state); }
+static int thread_wake_fd(ss_server_t *srv)
+{
+    return ((thread_state_t *)srv->mode_state)->notify_r;
+}
+
+static void thread_service(ss_server_t *srv)
+{
+    thread_state_t *st = srv->mode_state;
+    char buf[64];
+    while (read(st->notify_r, buf, sizeof(buf)) > 0) {
+    }
+    join_finished(st);
+}
 
 /* Threads that outlive the cancel are detached: they hold a reference to
  * the server, so the last of them frees it. */
@@ -198,12 +232,12 @@ static void thread_close(ss_server_t *srv)
     if (!srv->cfg.block_on_close)
         return; /* detached threads; each frees itself */
     pthread_mutex_lock(&st->lock);
-    int rc = wait_live_at_most(srv, st, 0, ss__grace_deadline_ms(srv));
+    int rc = wait_live_at_most(st, 0, ss__grace_deadline_ms(srv));
     if (rc < 0) {
         ss_log(SS_LOG_INFO, "%d threads still running after the grace "
                "period; cancelling", st->live);
         ss__server_cancel_requests(srv);
-        rc = wait_live_at_most(srv, st, 0, ss__now_ms() + CANCEL_WAIT_MS);
+        rc = wait_live_at_most(st, 0, ss__now_ms() + CANCEL_WAIT_MS);
     }
     if (rc < 0) {
         ss_log(SS_LOG_WARN, "%d threads ignore cancellation; detaching them",
@@ -218,6 +252,10 @@ static void thread_release(ss_server_t *srv)
 {
     thread_state_t *st = srv->mode_state;
     join_finished(st);
+    if (st->notify_r >= 0) {
+        close(st->notify_r);
+        close(st->notify_w);
+    }
     pthread_attr_destroy(&st->attr);
     pthread_cond_destroy(&st->changed);
     pthread_mutex_destroy(&st->lock);
@@ -229,7 +267,9 @@ const ss_mode_t ss__mode_thread = {
     .name = "thread",
     .summary = "a thread per connection (ThreadingMixIn)",
     .open = thread_open,
+    .has_room = thread_has_room,
     .process = thread_process,
+    .wake_fd = thread_wake_fd,
     .service = thread_service,
     .close = thread_close,
     .release = thread_release,

@@ -32,9 +32,9 @@ static long long earlier(long long a, long long b)
  * (-ECANCELED: the abort pipe is readable, or the hard stop time that a
  * shutdown set has passed).  Deadlines are absolute, in ss__now_ms time.
  *
- * Until a shutdown is seen the wait also watches the server's wake pipe:
- * a shutdown from another thread sets the hard stop time after this poll
- * began, and the wake-up is how this wait learns of it. */
+ * Until the hard stop time is known the wait also watches the server's
+ * wake pipe: a shutdown from another thread sets that time after this poll
+ * began, and the pipe (never drained) is how this wait learns of it. */
 int ss__wait_fd(ss_request_t *req, int fd, short events, long long deadline_ms)
 {
     ss_server_t *srv = req->server;
@@ -42,9 +42,9 @@ int ss__wait_fd(ss_request_t *req, int fd, short events, long long deadline_ms)
                             {srv->abort_r, POLLIN, 0},
                             {srv->wake_r, POLLIN, 0}};
     for (;;) {
-        if (atomic_load(&srv->shutdown_requested))
-            pfd[2].fd = -1; /* seen: the hard stop time is set */
         long long stop = atomic_load(&srv->hard_stop_at_ms);
+        if (stop)
+            pfd[2].fd = -1; /* the shutdown is known; stop is its deadline */
         long long until = earlier(deadline_ms, stop);
         long long now = ss__now_ms();
         if (stop && now >= stop)
@@ -59,8 +59,6 @@ int ss__wait_fd(ss_request_t *req, int fd, short events, long long deadline_ms)
             return -ECANCELED;
         if (n > 0 && pfd[0].revents)
             return 0;
-        if (n > 0 && pfd[2].revents)
-            pfd[2].fd = -1; /* not ours to drain; once per call is enough */
     }
 }
 
@@ -181,23 +179,21 @@ static int peer_is_unnamed(const ss_request_t *req)
            req->peer_len <= offsetof(struct sockaddr_un, sun_path);
 }
 
+/* A reply that cannot be queued now (-EAGAIN, -ENOBUFS: the peer's queue
+ * or our buffer is full) is dropped, as any datagram may be.  Waiting for
+ * POLLOUT would not help: an unconnected Unix datagram socket always
+ * reports it, so the wait would spin. */
 static int send_datagram(ss_request_t *req, const void *buf, size_t len)
 {
     if (peer_is_unnamed(req))
         return -EDESTADDRREQ;
-    long long deadline = call_deadline(req);
     for (;;) {
         ssize_t n = sendto(req->fd, buf, len, MSG_NOSIGNAL,
                            (const struct sockaddr *)&req->peer, req->peer_len);
         if (n >= 0)
             return 0;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+        if (errno != EINTR)
             return -errno;
-        int rc = ss__wait_fd(req, req->fd, POLLOUT, deadline);
-        if (rc < 0)
-            return rc;
     }
 }
 
@@ -396,6 +392,20 @@ void ss__request_free(ss_request_t *req)
     ss_server_t *srv = req->server;
     free(req);
     ss__server_unref(srv);
+}
+
+/* Close a request that will not be served (rejected, or shed for want of
+ * a thread or process) without the lingering drain: the serve loop must
+ * not wait on it.  Its FIN still goes first, so a client that sent nothing
+ * sees a clean end of file. */
+void ss__request_drop(ss_request_t *req)
+{
+    if (!req->datagram && req->fd >= 0) {
+        shutdown(req->fd, SHUT_WR);
+        close(req->fd);
+        req->fd = -1;
+    }
+    ss__request_free(req);
 }
 
 /* Drop this process's copy of a request without touching the connection:

@@ -74,7 +74,9 @@ static void apply_defaults(ss_config_t *cfg)
 /* ---- Binding ----------------------------------------------------------- */
 
 /* A Unix socket file nobody listens on is left over from a dead server:
- * connecting to it is refused.  Only then may reuse_address remove it. */
+ * connecting to it is refused.  Only then may reuse_address remove it.
+ * The probe does not block: a live server with a full backlog answers
+ * EAGAIN, and is live. */
 static int unix_path_is_stale(const char *path, int socktype)
 {
     struct stat st;
@@ -83,6 +85,7 @@ static int unix_path_is_stale(const char *path, int socktype)
     int probe = socket(AF_UNIX, socktype, 0);
     if (probe < 0)
         return 0;
+    ss__set_nonblocking_cloexec(probe);
     struct sockaddr_un un = {.sun_family = AF_UNIX};
     strcpy(un.sun_path, path);
     int stale = connect(probe, (struct sockaddr *)&un, sizeof(un)) < 0 &&
@@ -120,10 +123,13 @@ static int bind_retrying_stale(const ss_config_t *cfg, int fd,
 {
     if (bind(fd, sa, len) == 0)
         return 0;
+    int err = errno;
     const char *path = ((const struct sockaddr_un *)sa)->sun_path;
-    if (errno != EADDRINUSE || sa->sa_family != AF_UNIX ||
-        !cfg->reuse_address || !unix_path_is_stale(path, socktype))
+    if (err != EADDRINUSE || sa->sa_family != AF_UNIX ||
+        !cfg->reuse_address || !unix_path_is_stale(path, socktype)) {
+        errno = err; /* the probe's errno must not become bind's */
         return -1;
+    }
     unlink(path);
     return bind(fd, sa, len);
 }
@@ -344,7 +350,7 @@ static void dispatch(ss_server_t *srv, ss_request_t *req)
 {
     if (srv->cfg.verify_request && !srv->cfg.verify_request(srv, req)) {
         ss_log(SS_LOG_DEBUG, "%s: rejected by verify_request", ss_peer(req));
-        ss__request_free(req);
+        ss__request_drop(req);
         return;
     }
     srv->mode->process(srv, req);
@@ -394,6 +400,11 @@ static int receive_one(ss_server_t *srv)
                    strerror(errno));
         return 0;
     }
+    /* An unnamed Unix datagram sender comes with no address at all. */
+    if (msg.msg_namelen == 0) {
+        peer.ss_family = (sa_family_t)srv->family;
+        msg.msg_namelen = sizeof(sa_family_t);
+    }
     if (msg.msg_flags & MSG_TRUNC) {
         char from[SS_ADDRSTRLEN];
         ss__addr_format((struct sockaddr *)&peer, msg.msg_namelen, from,
@@ -426,20 +437,14 @@ static int min_timeout(int a, long long b)
     return a < 0 || b < a ? (int)b : a;
 }
 
-static void drain_pipe(int fd)
-{
-    char buf[64];
-    while (read(fd, buf, sizeof(buf)) > 0) {
-    }
-}
-
 /* One pass: wait up to timeout_ms (-1: no limit of our own) for a request,
  * the mode's wake descriptor or a shutdown; do the housekeeping; process at
  * most one request.  1: processed one; 0: none; -ECANCELED: shut down. */
 static int serve_once(ss_server_t *srv, int timeout_ms)
 {
     long long now = ss__now_ms();
-    int accepting = now >= srv->accept_paused_until_ms;
+    int accepting = now >= srv->accept_paused_until_ms &&
+                    (!srv->mode->has_room || srv->mode->has_room(srv));
     int mode_fd = srv->mode->wake_fd ? srv->mode->wake_fd(srv) : -1;
     struct pollfd pfd[3] = {{srv->wake_r, POLLIN, 0},
                             {accepting ? srv->fd : -1, POLLIN, 0},
@@ -455,8 +460,6 @@ static int serve_once(ss_server_t *srv, int timeout_ms)
     int n = poll(pfd, 3, timeout);
     if (n < 0 && errno != EINTR)
         return -errno;
-    if (n > 0 && pfd[0].revents)
-        drain_pipe(srv->wake_r);
     if (atomic_load(&srv->shutdown_requested))
         return -ECANCELED;
     if (srv->mode->service)
@@ -482,28 +485,30 @@ int ss_server_serve_forever(ss_server_t *srv)
 int ss_server_handle_request(ss_server_t *srv, int timeout_ms)
 {
     long long deadline = timeout_ms >= 0 ? ss__now_ms() + timeout_ms : -1;
-    for (;;) {
-        long long left = deadline < 0 ? -1 : deadline - ss__now_ms();
+    long long left = timeout_ms;
+    for (;;) { /* at least one pass: a timeout of 0 serves what is queued */
+        int rc = serve_once(srv, (int)left);
+        if (rc != 0)
+            return rc > 0 ? 0 : rc;
+        left = deadline < 0 ? -1 : deadline - ss__now_ms();
         if (deadline >= 0 && left <= 0) {
             if (srv->cfg.handle_timeout)
                 srv->cfg.handle_timeout(srv);
             return -ETIMEDOUT;
         }
-        int rc = serve_once(srv, (int)left);
-        if (rc != 0)
-            return rc > 0 ? 0 : rc;
     }
 }
 
-/* Async-signal-safe: a flag, an atomic and a write(2).  The hard stop time
- * is when in-flight requests' waits start to fail with -ECANCELED. */
+/* Async-signal-safe: two lock-free atomics and a write(2).  The hard stop
+ * time is when in-flight requests' waits start to fail with -ECANCELED; it
+ * is set before anything can wake, so whoever wakes sees it. */
 void ss_server_shutdown(ss_server_t *srv)
 {
     int saved_errno = errno;
-    atomic_store(&srv->shutdown_requested, 1);
     long long none = 0;
     atomic_compare_exchange_strong(&srv->hard_stop_at_ms, &none,
                                    ss__now_ms() + srv->cfg.grace_ms);
+    atomic_store(&srv->shutdown_requested, 1);
     ssize_t w = write(srv->wake_w, "x", 1);
     (void)w; /* a full pipe already holds a wake-up */
     errno = saved_errno;

@@ -67,7 +67,8 @@ ssize_t ss_recv_exact(ss_request_t *req, void *buf, size_t n);
  * Returns its length, 0 at end of file, or -EMSGSIZE when the line does not
  * fit in cap - 1 bytes (those cap - 1 bytes are consumed; the connection is
  * then mid-line, and most handlers close it).  A last line without '\n' at
- * end of file is returned as it is. */
+ * end of file is returned as it is.  On another error (-ETIMEDOUT, ...) the
+ * part of the line read so far is lost. */
 ssize_t ss_read_line(ss_request_t *req, char *buf, size_t cap);
 
 /* Send all len bytes, looping over partial writes: 0 or <0 error. */
@@ -101,8 +102,9 @@ int ss_is_datagram(const ss_request_t *req);
 const void *ss_datagram(const ss_request_t *req, size_t *len);
 
 /* Send one datagram to the sender of this request: 0 or <0 error
- * (-EMSGSIZE when too large, -EDESTADDRREQ for an unnamed Unix peer).
- * On a stream request it is ss_send_all. */
+ * (-EMSGSIZE when too large, -EDESTADDRREQ for an unnamed Unix peer,
+ * -EAGAIN when it cannot be queued now: it is then dropped, never waited
+ * for).  On a stream request it is ss_send_all. */
 int ss_reply(ss_request_t *req, const void *buf, size_t len);
 
 /* ---- Servers ----------------------------------------------------------- */
@@ -162,8 +164,14 @@ void ss_server_shutdown(ss_server_t *srv);
 
 /* Close the listening socket (and remove its Unix socket file), wait for
  * requests in flight when block_on_close is set (at most grace_ms, then
- * they are cancelled), and free the server.  Call it once serve_forever
- * has returned, from any thread. */
+ * they are cancelled: their waits fail with -ECANCELED), and free the
+ * server.  Call it once serve_forever has returned, from any thread.
+ * After the cancel, fork mode kills children that still run; thread mode
+ * cannot kill a thread, so one that ignores -ECANCELED is detached and
+ * keeps running (it keeps the server alive, not your context).  Without
+ * block_on_close nothing is waited for: threads run on detached, and
+ * children not yet exited are left to the process (zombies until it
+ * exits), as with Python's block_on_close = False. */
 void ss_server_close(ss_server_t *srv);
 
 /* Check an address's syntax without resolving or binding it: 0, or

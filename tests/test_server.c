@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -507,6 +508,177 @@ static void test_reuse_port(void)
     ss_server_close(a);
 }
 
+/* ---- Regressions from review ------------------------------------------ */
+
+/* Rejected clients that stay connected must not hold up the loop: the
+ * rejection closes without the lingering drain. */
+static int reject_first_five(ss_server_t *srv, ss_request_t *req)
+{
+    (void)req;
+    int *count = ss_server_context(srv);
+    return (*count)++ >= 5;
+}
+
+static void test_rejections_do_not_stall(void)
+{
+    int count = 0, held[5];
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "sync", &ss_handler_thankyou);
+    cfg.verify_request = reject_first_five;
+    cfg.context = &count;
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    for (int i = 0; i < 5; i++) {
+        held[i] = ts_connect(ts.address, 0); /* and never closed by us */
+        CU_ASSERT(held[i] >= 0);
+        ts_send_str(held[i], "unread data\n");
+    }
+    long long t0 = ts_now_ms();
+    int fd = ts_connect(ts.address, 0);
+    char buf[64];
+    CU_ASSERT(ts_read_all(fd, buf, sizeof(buf), 3000) > 0);
+    CU_ASSERT_STRING_EQUAL(buf, "Thank you for connecting\n");
+    CU_ASSERT(ts_now_ms() - t0 < 300);
+    close(fd);
+    for (int i = 0; i < 5; i++)
+        close(held[i]);
+    ts_stop(&ts);
+}
+
+/* A server at its cap still stops at once when asked. */
+static void check_shutdown_at_cap(const char *mode)
+{
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, mode, &hold);
+    cfg.max_children = cfg.max_threads = 1;
+    cfg.grace_ms = 3000;
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    char buf[64];
+    int busy = ts_connect(ts.address, 0), waiting = ts_connect(ts.address, 0);
+    CU_ASSERT(ts_read_until(busy, buf, sizeof(buf), "hi\n", 2000) == 3);
+    ts_sleep_ms(50); /* the second one now waits in the backlog */
+    long long t0 = ts_now_ms();
+    ss_server_shutdown(ts.srv);
+    pthread_join(ts.thread, NULL);
+    CU_ASSERT(ts_now_ms() - t0 < 100);
+    ts_send_str(busy, "done\n"); /* in flight: finishes within grace */
+    CU_ASSERT(ts_read_all(busy, buf, sizeof(buf), 2000) == 3);
+    ss_server_close(ts.srv);
+    CU_ASSERT(ts_expect_eof(waiting, 1000)); /* refused by the closed listener */
+    close(busy);
+    close(waiting);
+}
+
+static void test_shutdown_at_fork_cap(void) { check_shutdown_at_cap("fork"); }
+static void test_shutdown_at_thread_cap(void)
+{
+    check_shutdown_at_cap("thread");
+}
+
+/* A finished child is reaped at once, not at the next periodic sweep. */
+static void test_fork_reaps_promptly(void)
+{
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "fork", &ss_handler_thankyou);
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    for (int i = 0; i < 10; i++) {
+        char buf[64];
+        int fd = ts_connect(ts.address, 0);
+        ts_read_all(fd, buf, sizeof(buf), 2000);
+        shutdown(fd, SHUT_RDWR); /* the child holds a copy of this fd too */
+        close(fd);
+        int zombies = 0;
+        CU_ASSERT_EQUAL(ts_wait_no_children(300), 0);
+        ts_count_children(&zombies);
+        CU_ASSERT_EQUAL(zombies, 0);
+    }
+    ts_stop(&ts);
+}
+
+/* handle_request(srv, 0) serves a connection that is already queued. */
+static void test_handle_request_zero_timeout(void)
+{
+    ss_config_t cfg;
+    ss_server_t *srv;
+    ts_config(&cfg, TS_TCP4, "sync", &ss_handler_thankyou);
+    CU_ASSERT_FATAL(ss_server_create(&srv, &cfg, NULL, 0) == 0);
+    int fd = ts_connect(ss_server_address(srv), 0);
+    ts_sleep_ms(20);
+    CU_ASSERT_EQUAL(ss_server_handle_request(srv, 0), 0);
+    char buf[64];
+    ts_read_all(fd, buf, sizeof(buf), 2000);
+    CU_ASSERT_STRING_EQUAL(buf, "Thank you for connecting\n");
+    close(fd);
+    CU_ASSERT_EQUAL(ss_server_handle_request(srv, 0), -ETIMEDOUT);
+    ss_server_close(srv);
+}
+
+/* A live Unix server with a full backlog is live: creating another on its
+ * path fails at once instead of blocking in the stale-socket probe. */
+static void test_stale_probe_never_blocks(void)
+{
+    ss_config_t cfg;
+    ss_server_t *live, *other;
+    char err[256];
+    ts_config(&cfg, TS_UNIX, "sync", &ss_handler_echo);
+    cfg.backlog = 1;
+    cfg.reuse_address = 1;
+    CU_ASSERT_FATAL(ss_server_create(&live, &cfg, err, sizeof(err)) == 0);
+    int fds[8];
+    for (int i = 0; i < 8; i++) { /* nobody accepts: the backlog fills */
+        fds[i] = socket(AF_UNIX, SOCK_STREAM, 0);
+        fcntl(fds[i], F_SETFL, O_NONBLOCK);
+        struct sockaddr_un un = {.sun_family = AF_UNIX};
+        snprintf(un.sun_path, sizeof(un.sun_path), "%s", cfg.address + 5);
+        connect(fds[i], (struct sockaddr *)&un, sizeof(un));
+    }
+    long long t0 = ts_now_ms();
+    CU_ASSERT_EQUAL(ss_server_create(&other, &cfg, err, sizeof(err)),
+                    -EADDRINUSE);
+    CU_ASSERT(strstr(err, "Address already in use") != NULL);
+    CU_ASSERT(ts_now_ms() - t0 < 500);
+    for (int i = 0; i < 8; i++)
+        close(fds[i]);
+    ss_server_close(live);
+}
+
+/* What a handler learned about an unnamed Unix datagram sender. */
+typedef struct {
+    char peer[64];
+    int reply_rc;
+} unnamed_seen_t;
+
+static int note_peer(ss_request_t *req)
+{
+    unnamed_seen_t *seen = ss_context(req);
+    snprintf(seen->peer, sizeof(seen->peer), "%s", ss_peer(req));
+    seen->reply_rc = ss_reply(req, "x", 1);
+    return 0;
+}
+
+static const ss_handler_t peer_noter = {"noter", "", NULL, note_peer, NULL};
+
+static void test_unnamed_unix_datagram_peer(void)
+{
+    unnamed_seen_t seen = {"", 1};
+    ss_config_t cfg;
+    ss_server_t *srv;
+    ts_config(&cfg, TS_UNIX_DGRAM, "sync", &peer_noter);
+    cfg.context = &seen;
+    CU_ASSERT_FATAL(ss_server_create(&srv, &cfg, NULL, 0) == 0);
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0); /* not bound: unnamed */
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    snprintf(un.sun_path, sizeof(un.sun_path), "%s", cfg.address + 5);
+    CU_ASSERT(sendto(fd, "q", 1, 0, (struct sockaddr *)&un, sizeof(un)) == 1);
+    CU_ASSERT_EQUAL(ss_server_handle_request(srv, 2000), 0);
+    CU_ASSERT_STRING_EQUAL(seen.peer, "unix:");
+    CU_ASSERT_EQUAL(seen.reply_rc, -EDESTADDRREQ);
+    close(fd);
+    ss_server_close(srv);
+}
+
 void register_server_tests(void)
 {
     CU_pSuite s = ts_suite("server");
@@ -550,4 +722,18 @@ void register_server_tests(void)
                 test_thread_create_failure_sheds);
     CU_add_test(s, "reuse_port: two servers on one port",
                 test_reuse_port);
+    CU_add_test(s, "rejected clients that linger do not stall the loop",
+                test_rejections_do_not_stall);
+    CU_add_test(s, "fork: shutdown at the cap is prompt",
+                test_shutdown_at_fork_cap);
+    CU_add_test(s, "thread: shutdown at the cap is prompt",
+                test_shutdown_at_thread_cap);
+    CU_add_test(s, "fork: a finished child is reaped at once",
+                test_fork_reaps_promptly);
+    CU_add_test(s, "handle_request(0) serves what is queued",
+                test_handle_request_zero_timeout);
+    CU_add_test(s, "stale-socket probe never blocks on a live server",
+                test_stale_probe_never_blocks);
+    CU_add_test(s, "unnamed Unix datagram peer: 'unix:', EDESTADDRREQ",
+                test_unnamed_unix_datagram_peer);
 }

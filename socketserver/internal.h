@@ -96,9 +96,10 @@ struct ss_request {
     size_t in_off, in_len, in_cap;
 };
 
-/* clock.c-free helpers */
+/* util.c */
 long long ss__now_ms(void);
 int ss__set_nonblocking_cloexec(int fd);
+int ss__make_pipe(int *r, int *w);
 
 /* addr.c */
 typedef struct ss_addr_parts {

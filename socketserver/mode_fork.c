@@ -33,17 +33,12 @@ static int fork_open(ss_server_t *srv)
     if (!st)
         return -ENOMEM;
     st->pids = calloc((size_t)srv->cfg.max_children, sizeof(pid_t));
-    int p[2];
-    if (!st->pids || pipe(p) < 0) {
-        int err = st->pids ? -errno : -ENOMEM;
+    int rc = st->pids ? ss__make_pipe(&st->notify_r, &st->notify_w) : -ENOMEM;
+    if (rc < 0) {
         free(st->pids);
         free(st);
-        return err;
+        return rc;
     }
-    ss__set_nonblocking_cloexec(p[0]);
-    ss__set_nonblocking_cloexec(p[1]);
-    st->notify_r = p[0];
-    st->notify_w = p[1];
     srv->mode_state = st;
     return 0;
 }

@@ -47,19 +47,18 @@ static int thread_open(ss_server_t *srv)
     pthread_attr_init(&st->attr);
     st->notify_r = st->notify_w = -1;
     srv->mode_state = st; /* from here on, release frees what was made */
-    int p[2];
-    if (pipe(p) < 0)
-        return -errno;
-    ss__set_nonblocking_cloexec(p[0]);
-    ss__set_nonblocking_cloexec(p[1]);
-    st->notify_r = p[0];
-    st->notify_w = p[1];
-    int rc = 0;
-    if (srv->cfg.thread_stack_size)
-        rc = pthread_attr_setstacksize(&st->attr, srv->cfg.thread_stack_size);
+    int rc = ss__make_pipe(&st->notify_r, &st->notify_w);
+    if (rc < 0)
+        return rc;
+    if (srv->cfg.thread_stack_size) {
+        int err = pthread_attr_setstacksize(&st->attr,
+                                            srv->cfg.thread_stack_size);
+        if (err)
+            return -err; /* below PTHREAD_STACK_MIN */
+    }
     if (!srv->cfg.block_on_close)
         pthread_attr_setdetachstate(&st->attr, PTHREAD_CREATE_DETACHED);
-    return -rc;
+    return 0;
 }
 
 static void unlink_job(thread_state_t *st, thread_job_t *job)

@@ -211,18 +211,6 @@ static int record_bound_address(ss_server_t *srv)
     return 0;
 }
 
-static int make_pipe(int *r, int *w)
-{
-    int p[2];
-    if (pipe(p) < 0)
-        return -errno;
-    ss__set_nonblocking_cloexec(p[0]);
-    ss__set_nonblocking_cloexec(p[1]);
-    *r = p[0];
-    *w = p[1];
-    return 0;
-}
-
 /* Everything create may have acquired, released in reverse. */
 static void server_free(ss_server_t *srv)
 {
@@ -273,8 +261,8 @@ int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
     if (rc >= 0 && (rc = record_bound_address(srv)) < 0)
         fail(err, errlen, rc, "getsockname %s: %s", cfg->address,
              strerror(-rc));
-    if (rc >= 0 && ((rc = make_pipe(&srv->wake_r, &srv->wake_w)) < 0 ||
-                    (rc = make_pipe(&srv->abort_r, &srv->abort_w)) < 0))
+    if (rc >= 0 && ((rc = ss__make_pipe(&srv->wake_r, &srv->wake_w)) < 0 ||
+                    (rc = ss__make_pipe(&srv->abort_r, &srv->abort_w)) < 0))
         fail(err, errlen, rc, "pipe: %s", strerror(-rc));
     if (rc >= 0 && srv->cfg.datagram &&
         !(srv->datagram_buf = malloc(srv->cfg.max_datagram)))

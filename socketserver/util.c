@@ -31,6 +31,19 @@ int ss__set_nonblocking_cloexec(int fd)
     return 0;
 }
 
+/* A non-blocking, close-on-exec pipe: 0, or -errno. */
+int ss__make_pipe(int *r, int *w)
+{
+    int p[2];
+    if (pipe(p) < 0)
+        return -errno;
+    ss__set_nonblocking_cloexec(p[0]);
+    ss__set_nonblocking_cloexec(p[1]);
+    *r = p[0];
+    *w = p[1];
+    return 0;
+}
+
 static atomic_int log_level = SS_LOG_INFO;
 
 void ss_log_set_level(int level) { atomic_store(&log_level, level); }

@@ -4,8 +4,6 @@
  * cannot run (address in use, permission), 2 for a bad command line. */
 #include "options.h"
 
-#include "../handlers/handlers.h"
-
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -32,9 +30,10 @@ static void install_signals(void)
     sigaction(SIGPIPE, &sa, NULL);
 }
 
-static void config_from_options(ss_config_t *cfg, const cli_options_t *o)
+static void config_from_options(ss_config_t *cfg, cli_options_t *o)
 {
     ss_config_init(cfg);
+    cfg->context = &o->handler_opts;
     cfg->address = o->listen;
     cfg->datagram = o->udp;
     cfg->mode = o->mode;

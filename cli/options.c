@@ -2,8 +2,6 @@
  * value is named in the message, and the exit status is 2. */
 #include "options.h"
 
-#include "../handlers/handlers.h"
-
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -23,7 +21,8 @@ static const char usage[] =
     "                    [--backlog N] [--max-datagram BYTES] [--nodelay]\n"
     "                    [--reuse-port] [--no-reuse-address]\n"
     "                    [--log-level error|warn|info|debug]\n"
-    "                    [--list] [--help] [--version]\n";
+    "                    [--delay MS] [--poem FILE] [--remote ADDR]\n"
+    "                    [--root DIR] [--list] [--help] [--version]\n";
 
 static const char help[] =
     "\n"
@@ -49,6 +48,12 @@ static const char help[] =
     "  --no-reuse-address no SO_REUSEADDR (on by default)\n"
     "  --log-level L      error, warn, info (default) or debug\n"
     "  --list             list modes and handlers\n"
+    "\n"
+    "Handler options:\n"
+    "  --delay MS         poetry: pause between lines (default 500)\n"
+    "  --poem FILE        poetry: serve this file (default a built-in poem)\n"
+    "  --remote ADDR      forward: where to relay each client\n"
+    "  --root DIR         http: the directory to serve (default .)\n"
     "\n"
     "Exit status: 0 after a clean stop, 1 when the server cannot run,\n"
     "2 for a bad command line.\n";
@@ -131,6 +136,7 @@ void cli_defaults(cli_options_t *o)
     o->grace_ms = 10000;
     o->reuse_address = 1;
     o->log_level = SS_LOG_INFO;
+    handler_options_init(&o->handler_opts);
 }
 
 /* Options that take a value; "--flag VALUE" or "--flag=VALUE". */
@@ -172,6 +178,20 @@ static int apply_value(cli_options_t *o, const char *flag, const char *value)
         rc = parse_seconds(flag, value, &o->timeout_ms);
     } else if (strcmp(flag, "--log-level") == 0) {
         rc = parse_log_level(value, &o->log_level);
+    } else if (strcmp(flag, "--delay") == 0) {
+        if (strcmp(value, "0") == 0)
+            o->handler_opts.delay_ms = 0;
+        else if (!(rc = parse_count(flag, value, 3600000, &n)))
+            o->handler_opts.delay_ms = (int)n;
+    } else if (strcmp(flag, "--poem") == 0) {
+        o->handler_opts.poem = value;
+    } else if (strcmp(flag, "--root") == 0) {
+        o->handler_opts.root = value;
+    } else if (strcmp(flag, "--remote") == 0) {
+        char why[256];
+        o->handler_opts.remote = value;
+        if (ss_address_check(value, why, sizeof(why)) < 0)
+            return bad("%s: %s", flag, why);
     }
     return rc;
 }
@@ -197,7 +217,8 @@ static int takes_value(const char *flag)
     static const char *const flags[] = {
         "--mode",    "--handler", "--listen",  "--max-children",
         "--max-threads", "--thread-stack", "--backlog", "--max-datagram",
-        "--grace",   "--timeout", "--log-level"};
+        "--grace",   "--timeout", "--log-level", "--delay",
+        "--poem",    "--remote",  "--root"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         if (strcmp(flag, flags[i]) == 0)
             return 1;

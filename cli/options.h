@@ -2,6 +2,8 @@
 #ifndef SS_CLI_OPTIONS_H
 #define SS_CLI_OPTIONS_H
 
+#include "../handlers/handlers.h"
+
 #include <stddef.h>
 
 #define CLI_EXIT_NOW 1  /* --help, --list or --version was printed */
@@ -13,6 +15,7 @@ typedef struct cli_options {
     int max_children, max_threads, backlog;
     size_t thread_stack, max_datagram;
     int grace_ms, timeout_ms, log_level;
+    handler_options_t handler_opts; /* --delay, --poem, --remote, --root */
 } cli_options_t;
 
 void cli_defaults(cli_options_t *o);

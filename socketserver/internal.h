@@ -79,6 +79,8 @@ struct ss_server {
     long long accept_paused_until_ms; /* after EMFILE and friends */
     long long accept_error_logged_ms;
     unsigned char *datagram_buf; /* max_datagram bytes */
+    void *handler_data;          /* ss_server_set_handler_data */
+    int handler_opened;          /* handler->close is owed */
 };
 
 struct ss_request {
@@ -121,6 +123,8 @@ void ss__request_run(ss_request_t *req);
 void ss__request_free(ss_request_t *req);
 void ss__request_forget(ss_request_t *req);
 void ss__request_drop(ss_request_t *req);
+int ss__wait(ss_request_t *req, struct pollfd *fds, unsigned nfds,
+             long long deadline_ms);
 int ss__wait_fd(ss_request_t *req, int fd, short events,
                 long long deadline_ms);
 

@@ -127,7 +127,8 @@ static void reap_until(fork_state_t *st, long long deadline_ms)
  * SIGTERM's default action, so the parent can always end it. */
 static void run_child(ss_server_t *srv, fork_state_t *st, ss_request_t *req)
 {
-    struct sigaction ign = {.sa_handler = SIG_IGN}, dfl = {.sa_handler = SIG_DFL};
+    struct sigaction ign = {.sa_handler = SIG_IGN},
+                     dfl = {.sa_handler = SIG_DFL};
     sigaction(SIGINT, &ign, NULL);
     sigaction(SIGTERM, &dfl, NULL);
     if (!srv->cfg.datagram)

@@ -27,39 +27,59 @@ static long long earlier(long long a, long long b)
     return a < b ? a : b;
 }
 
-/* Block until fd is ready for events (fd < 0: just wait for the time),
+#define SS_MAX_WAIT_FDS 16
+
+/* Block until one of fds is ready (revents set; returns how many),
  * deadline_ms passes (-ETIMEDOUT), or the server cancels its requests
  * (-ECANCELED: the abort pipe is readable, or the hard stop time that a
- * shutdown set has passed).  Deadlines are absolute, in ss__now_ms time.
+ * shutdown set has passed).  Deadlines are absolute, in ss__now_ms time;
+ * 0 means none.  With nfds 0 it just waits for the time.
  *
  * Until the hard stop time is known the wait also watches the server's
  * wake pipe: a shutdown from another thread sets that time after this poll
  * began, and the pipe (never drained) is how this wait learns of it. */
-int ss__wait_fd(ss_request_t *req, int fd, short events, long long deadline_ms)
+int ss__wait(ss_request_t *req, struct pollfd *fds, unsigned nfds,
+             long long deadline_ms)
 {
     ss_server_t *srv = req->server;
-    struct pollfd pfd[3] = {{fd, events, 0},
-                            {srv->abort_r, POLLIN, 0},
-                            {srv->wake_r, POLLIN, 0}};
-    for (;;) {
+    struct pollfd pfd[SS_MAX_WAIT_FDS + 2];
+    if (nfds > SS_MAX_WAIT_FDS)
+        return -EINVAL;
+    memcpy(pfd, fds, nfds * sizeof(*fds));
+    pfd[nfds] = (struct pollfd){srv->abort_r, POLLIN, 0};
+    pfd[nfds + 1] = (struct pollfd){srv->wake_r, POLLIN, 0};
+    for (;;) { /* polls at least once: a deadline of now still looks */
         long long stop = atomic_load(&srv->hard_stop_at_ms);
         if (stop)
-            pfd[2].fd = -1; /* the shutdown is known; stop is its deadline */
+            pfd[nfds + 1].fd = -1; /* shutdown known: stop is its deadline */
         long long until = earlier(deadline_ms, stop);
         long long now = ss__now_ms();
         if (stop && now >= stop)
             return -ECANCELED;
-        if (until && now >= until)
-            return -ETIMEDOUT;
-        long long left = until ? until - now : -1;
-        int n = poll(pfd, 3, left > 60000 ? 60000 : (int)left);
+        long long left = !until ? -1 : until > now ? until - now : 0;
+        int n = poll(pfd, nfds + 2, left > 60000 ? 60000 : (int)left);
         if (n < 0 && errno != EINTR)
             return -errno;
-        if (n > 0 && pfd[1].revents)
+        if (n > 0 && pfd[nfds].revents)
             return -ECANCELED;
-        if (n > 0 && pfd[0].revents)
-            return 0;
+        int ready = 0;
+        for (unsigned i = 0; n > 0 && i < nfds; i++) {
+            fds[i].revents = pfd[i].revents;
+            ready += pfd[i].revents != 0;
+        }
+        if (ready)
+            return ready;
+        if (deadline_ms && ss__now_ms() >= deadline_ms &&
+            !(stop && deadline_ms >= stop))
+            return -ETIMEDOUT;
     }
+}
+
+int ss__wait_fd(ss_request_t *req, int fd, short events, long long deadline_ms)
+{
+    struct pollfd p = {fd, events, 0};
+    int rc = ss__wait(req, &p, fd >= 0 ? 1 : 0, deadline_ms);
+    return rc < 0 ? rc : 0;
 }
 
 static long long call_deadline(const ss_request_t *req)
@@ -79,6 +99,24 @@ static size_t take_buffered(ss_request_t *req, void *buf, size_t len)
     return n;
 }
 
+/* recv(2) on any descriptor of this request, waiting through the seam. */
+static ssize_t fd_recv(ss_request_t *req, int fd, void *buf, size_t len,
+                       long long deadline)
+{
+    for (;;) {
+        ssize_t n = recv(fd, buf, len, 0);
+        if (n >= 0)
+            return n;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        int rc = ss__wait_fd(req, fd, POLLIN, deadline);
+        if (rc < 0)
+            return rc;
+    }
+}
+
 static ssize_t recv_until(ss_request_t *req, void *buf, size_t len,
                           long long deadline)
 {
@@ -86,23 +124,17 @@ static ssize_t recv_until(ss_request_t *req, void *buf, size_t len,
         return (ssize_t)take_buffered(req, buf, len);
     if (req->datagram)
         return 0; /* the datagram is used up: end of file */
-    for (;;) {
-        ssize_t n = recv(req->fd, buf, len, 0);
-        if (n >= 0)
-            return n;
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        int rc = ss__wait_fd(req, req->fd, POLLIN, deadline);
-        if (rc < 0)
-            return rc;
-    }
+    return fd_recv(req, req->fd, buf, len, deadline);
 }
 
 ssize_t ss_recv(ss_request_t *req, void *buf, size_t len)
 {
     return recv_until(req, buf, len, call_deadline(req));
+}
+
+ssize_t ss_fd_recv(ss_request_t *req, int fd, void *buf, size_t len)
+{
+    return fd_recv(req, fd, buf, len, call_deadline(req));
 }
 
 ssize_t ss_recv_exact(ss_request_t *req, void *buf, size_t n)
@@ -197,16 +229,15 @@ static int send_datagram(ss_request_t *req, const void *buf, size_t len)
     }
 }
 
-int ss_send_all(ss_request_t *req, const void *buf, size_t len)
+/* send(2) all of buf on any stream descriptor of this request. */
+static int fd_send_all(ss_request_t *req, int fd, const void *buf, size_t len)
 {
-    if (req->datagram)
-        return send_datagram(req, buf, len);
     long long deadline = call_deadline(req);
     const char *p = buf;
     while (len > 0) {
         /* MSG_NOSIGNAL: a peer that went away is an EPIPE, not a SIGPIPE
          * that kills the whole server. */
-        ssize_t n = send(req->fd, p, len, MSG_NOSIGNAL);
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
         if (n > 0) {
             p += n;
             len -= (size_t)n;
@@ -216,11 +247,33 @@ int ss_send_all(ss_request_t *req, const void *buf, size_t len)
             continue;
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
             return -errno;
-        int rc = ss__wait_fd(req, req->fd, POLLOUT, deadline);
+        int rc = ss__wait_fd(req, fd, POLLOUT, deadline);
         if (rc < 0)
             return rc;
     }
     return 0;
+}
+
+int ss_send_all(ss_request_t *req, const void *buf, size_t len)
+{
+    if (req->datagram)
+        return send_datagram(req, buf, len);
+    return fd_send_all(req, req->fd, buf, len);
+}
+
+int ss_fd_send_all(ss_request_t *req, int fd, const void *buf, size_t len)
+{
+    return fd_send_all(req, fd, buf, len);
+}
+
+int ss_poll(ss_request_t *req, struct pollfd *fds, unsigned nfds,
+            int timeout_ms)
+{
+    long long deadline = timeout_ms < 0 ? call_deadline(req)
+                                        : ss__now_ms() + timeout_ms;
+    for (unsigned i = 0; i < nfds; i++)
+        fds[i].revents = 0;
+    return ss__wait(req, fds, nfds, deadline);
 }
 
 int ss_reply(ss_request_t *req, const void *buf, size_t len)
@@ -287,6 +340,11 @@ void ss_set_data(ss_request_t *req, void *data) { req->data = data; }
 ss_server_t *ss_request_server(const ss_request_t *req) { return req->server; }
 void *ss_context(const ss_request_t *req) { return req->server->cfg.context; }
 int ss_is_datagram(const ss_request_t *req) { return req->datagram; }
+int ss_fd(const ss_request_t *req) { return req->fd; }
+void *ss_handler_data(const ss_request_t *req)
+{
+    return req->server->handler_data;
+}
 
 const void *ss_datagram(const ss_request_t *req, size_t *len)
 {

@@ -214,6 +214,8 @@ static int record_bound_address(ss_server_t *srv)
 /* Everything create may have acquired, released in reverse. */
 static void server_free(ss_server_t *srv)
 {
+    if (srv->handler_opened && srv->cfg.handler->close)
+        srv->cfg.handler->close(srv);
     if (srv->mode_state && srv->mode->release)
         srv->mode->release(srv);
     ss__close_fd(&srv->fd);
@@ -225,6 +227,20 @@ static void server_free(ss_server_t *srv)
     ss__close_fd(&srv->abort_w);
     free(srv->datagram_buf);
     free(srv);
+}
+
+/* The handler's open runs once the socket is bound; its close is owed
+ * only when open succeeded. */
+static int open_handler(ss_server_t *srv, char *err, size_t errlen)
+{
+    const ss_handler_t *h = srv->cfg.handler;
+    if (err && errlen)
+        err[0] = '\0';
+    int rc = h->open ? h->open(srv, err, errlen) : 0;
+    if (rc > 0)
+        rc = -EINVAL; /* open must return 0 or -errno */
+    srv->handler_opened = rc == 0;
+    return rc;
 }
 
 static int check_config(const ss_config_t *cfg, char *err, size_t errlen)
@@ -269,6 +285,9 @@ int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
         rc = fail(err, errlen, -ENOMEM, "out of memory");
     if (rc >= 0 && (rc = srv->mode->open(srv)) < 0)
         fail(err, errlen, rc, "%s mode: %s", srv->mode->name, strerror(-rc));
+    if (rc >= 0 && (rc = open_handler(srv, err, errlen)) < 0 && err && !*err)
+        fail(err, errlen, rc, "%s handler: %s", srv->cfg.handler->name,
+             strerror(-rc));
     if (rc < 0) {
         if (srv->fd < 0)
             srv->fd = -1; /* bind_address returned an error, not an fd */
@@ -541,4 +560,9 @@ void *ss_server_context(const ss_server_t *srv) { return srv->cfg.context; }
 const ss_config_t *ss_server_config(const ss_server_t *srv)
 {
     return &srv->cfg;
+}
+
+void ss_server_set_handler_data(ss_server_t *srv, void *data)
+{
+    srv->handler_data = data;
 }

@@ -15,6 +15,7 @@
 #ifndef SOCKETSERVER_H
 #define SOCKETSERVER_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -39,13 +40,20 @@ typedef struct ss_request ss_request_t;
 /* The callbacks of a handler, as in Python's BaseRequestHandler.  Any may be
  * NULL.  setup and handle return 0 on success or a negative errno; a failure
  * is passed to the server's handle_error hook.  handle is skipped when setup
- * fails; finish always runs. */
+ * fails; finish always runs.
+ *
+ * open and close bracket the server's life: open runs in ss_server_create
+ * after the bind (check the options, load a file, refuse a mode; keep state
+ * with ss_server_set_handler_data); a failure makes create fail with the
+ * message open wrote into err.  close runs when the server is freed. */
 typedef struct ss_handler {
     const char *name;    /* short name, used by --handler */
     const char *summary; /* one line, shown by --list */
     int (*setup)(ss_request_t *req);
     int (*handle)(ss_request_t *req);
     void (*finish)(ss_request_t *req);
+    int (*open)(ss_server_t *srv, char *err, size_t errlen);
+    void (*close)(ss_server_t *srv);
 } ss_handler_t;
 
 /* ---- Request functions (the only I/O a handler does) ------------------- *
@@ -96,6 +104,33 @@ void ss_set_data(ss_request_t *req, void *data);
 /* The server running this request, and its user context. */
 ss_server_t *ss_request_server(const ss_request_t *req);
 void *ss_context(const ss_request_t *req);
+
+/* The handler's per-server state, set by its open callback. */
+void *ss_handler_data(const ss_request_t *req);
+
+/* ---- More descriptors: relays and rooms -------------------------------- *
+ * A handler may use other descriptors (an outgoing connection, a pipe), as
+ * long as its waiting goes through these functions too.  ss_fd gives the
+ * request's own connection for a poll set or a shutdown(); its I/O stays
+ * with the functions above. */
+
+int ss_fd(const ss_request_t *req);
+
+/* Connect to "HOST:PORT", "[IPV6]:PORT" or "unix:PATH" without blocking
+ * the mode: a new non-blocking, close-on-exec descriptor, or <0 error.
+ * (A host name is resolved with getaddrinfo, which may block: prefer
+ * numeric addresses in event-driven modes.) */
+int ss_connect(ss_request_t *req, const char *address);
+
+/* ss_recv and ss_send_all on another descriptor. */
+ssize_t ss_fd_recv(ss_request_t *req, int fd, void *buf, size_t len);
+int ss_fd_send_all(ss_request_t *req, int fd, const void *buf, size_t len);
+
+/* Wait until one of fds is ready (revents set, as poll(2)): the number
+ * ready, -ETIMEDOUT after timeout_ms (-1: the request's timeout, if any),
+ * or -ECANCELED. */
+int ss_poll(ss_request_t *req, struct pollfd *fds, unsigned nfds,
+            int timeout_ms);
 
 /* Datagram requests: is this one, and its bytes (NULL on a stream). */
 int ss_is_datagram(const ss_request_t *req);
@@ -183,6 +218,7 @@ const char *ss_server_address(const ss_server_t *srv);
 int ss_server_fd(const ss_server_t *srv);
 void *ss_server_context(const ss_server_t *srv);
 const ss_config_t *ss_server_config(const ss_server_t *srv);
+void ss_server_set_handler_data(ss_server_t *srv, void *data);
 
 /* ---- Modes ------------------------------------------------------------- */
 

@@ -13,7 +13,13 @@
     X(server)                                                                 \
     X(transports)                                                             \
     X(handlers)                                                               \
-    X(cli)
+    X(cli)                                                                    \
+    X(poetry)                                                                 \
+    X(logger)                                                                 \
+    X(robot)                                                                  \
+    X(http)                                                                   \
+    X(forward)                                                                \
+    X(chat)
 
 #define DECLARE(name) void register_##name##_tests(void);
 SUITES(DECLARE)

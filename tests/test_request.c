@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +62,7 @@ static int lines_handle(ss_request_t *req)
     }
 }
 
-static const ss_handler_t lines = {"lines", "", NULL, lines_handle, NULL};
+static const ss_handler_t lines = {.name = "lines", .handle = lines_handle};
 
 static void check_lines(const char *const *pieces, const char *expect)
 {
@@ -95,7 +96,7 @@ static int exact_handle(ss_request_t *req)
     }
 }
 
-static const ss_handler_t exact = {"exact", "", NULL, exact_handle, NULL};
+static const ss_handler_t exact = {.name = "exact", .handle = exact_handle};
 
 static void test_recv_exact(void)
 {
@@ -112,7 +113,7 @@ static int big_handle(ss_request_t *req)
     return ss_sendf(req, "%0*d", 3000, 7); /* past the stack buffer */
 }
 
-static const ss_handler_t big = {"big", "", NULL, big_handle, NULL};
+static const ss_handler_t big = {.name = "big", .handle = big_handle};
 
 static void test_sendf_large(void)
 {
@@ -130,7 +131,7 @@ static int sleepy_handle(ss_request_t *req)
     return ss_sendf(req, "rc=%d slept=%lld", rc, ts_now_ms() - t0);
 }
 
-static const ss_handler_t sleepy = {"sleepy", "", NULL, sleepy_handle, NULL};
+static const ss_handler_t sleepy = {.name = "sleepy", .handle = sleepy_handle};
 
 static void test_sleep(void)
 {
@@ -162,7 +163,7 @@ static int waiter_handle(ss_request_t *req)
                     ts_now_ms() - t0);
 }
 
-static const ss_handler_t waiter = {"waiter", "", NULL, waiter_handle, NULL};
+static const ss_handler_t waiter = {.name = "waiter", .handle = waiter_handle};
 
 static void check_timeout(int server_timeout, void *context, long long lo,
                           long long hi)
@@ -200,7 +201,7 @@ static int peer_handle(ss_request_t *req)
     return ss_sendf(req, "%s", ss_peer(req));
 }
 
-static const ss_handler_t peer = {"peer", "", NULL, peer_handle, NULL};
+static const ss_handler_t peer = {.name = "peer", .handle = peer_handle};
 
 static void test_peer_text(void)
 {
@@ -258,8 +259,10 @@ static void staged_finish(ss_request_t *req)
     free(ss_data(req));
 }
 
-static const ss_handler_t staged = {"staged", "", staged_setup, staged_handle,
-                                    staged_finish};
+static const ss_handler_t staged = {.name = "staged",
+                                    .setup = staged_setup,
+                                    .handle = staged_handle,
+                                    .finish = staged_finish};
 
 static void test_setup_handle_finish(void)
 {
@@ -296,7 +299,7 @@ static int probe_handle(ss_request_t *req)
                     second);
 }
 
-static const ss_handler_t probe = {"probe", "", NULL, probe_handle, NULL};
+static const ss_handler_t probe = {.name = "probe", .handle = probe_handle};
 
 static void test_datagram_accessors(void)
 {
@@ -320,6 +323,145 @@ static void test_datagram_accessors(void)
     CU_ASSERT_STRING_EQUAL(out, "dgram=0 len=0 data= recv=pong then=0");
 }
 
+/* ---- Other descriptors: ss_connect, ss_poll, ss_fd_* ----------------- */
+
+/* Relays one line to the echo server named by the context and brings the
+ * answer back; reports how ss_poll and ss_connect behaved on the way. */
+static int relay_handle(ss_request_t *req)
+{
+    char line[128], back[128];
+    ssize_t n = ss_read_line(req, line, sizeof(line));
+    if (n <= 0)
+        return (int)n;
+    int remote = ss_connect(req, ss_context(req));
+    if (remote < 0)
+        return ss_sendf(req, "connect: %s\n", strerror(-remote));
+    struct pollfd pfd[2] = {{ss_fd(req), POLLIN, 0}, {remote, POLLIN, 0}};
+    int idle = ss_poll(req, pfd, 2, 0); /* nothing to read yet */
+    int rc = ss_fd_send_all(req, remote, line, (size_t)n);
+    int ready = rc < 0 ? rc : ss_poll(req, pfd, 2, 2000);
+    ssize_t k = ss_fd_recv(req, remote, back, sizeof(back) - 1);
+    close(remote);
+    back[k > 0 ? k : 0] = '\0';
+    return ss_sendf(req, "idle=%d ready=%d client=%d remote=%d back=%s",
+                    idle, ready, pfd[0].revents != 0,
+                    (pfd[1].revents & POLLIN) != 0, back);
+}
+
+static const ss_handler_t relay = {.name = "relay", .handle = relay_handle};
+
+static void test_relay_through_another_descriptor(void)
+{
+    ss_config_t ecfg, rcfg;
+    test_server_t echo, front;
+    ts_config(&ecfg, TS_TCP4, "thread", &ss_handler_echo);
+    CU_ASSERT_FATAL(ts_start(&echo, &ecfg) == 0);
+    ts_config(&rcfg, TS_TCP4, "thread", &relay);
+    rcfg.context = echo.address;
+    CU_ASSERT_FATAL(ts_start(&front, &rcfg) == 0);
+    int fd = ts_connect(front.address, 0);
+    char out[256];
+    ts_send_str(fd, "via the remote\n");
+    CU_ASSERT(ts_read_all(fd, out, sizeof(out), 3000) > 0);
+    char expect[128];
+    snprintf(expect, sizeof(expect),
+             "idle=%d ready=1 client=0 remote=1 back=via the remote\n",
+             -ETIMEDOUT);
+    CU_ASSERT_STRING_EQUAL(out, expect);
+    close(fd);
+    ts_stop(&front);
+    ts_stop(&echo);
+}
+
+static void test_connect_refused(void)
+{
+    /* A port nobody listens on: bind one, note it, close it. */
+    ss_config_t cfg;
+    ss_server_t *gone;
+    char address[64];
+    ts_config(&cfg, TS_TCP4, "sync", &ss_handler_echo);
+    CU_ASSERT_FATAL(ss_server_create(&gone, &cfg, NULL, 0) == 0);
+    snprintf(address, sizeof(address), "%s", ss_server_address(gone));
+    ss_server_close(gone);
+
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "thread", &relay);
+    cfg.context = address;
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    int fd = ts_connect(ts.address, 0);
+    char out[256], expect[128];
+    ts_send_str(fd, "anyone?\n");
+    ts_read_all(fd, out, sizeof(out), 3000);
+    snprintf(expect, sizeof(expect), "connect: %s\n", strerror(ECONNREFUSED));
+    CU_ASSERT_STRING_EQUAL(out, expect);
+    close(fd);
+    ts_stop(&ts);
+}
+
+/* ---- Handler open / close ---------------------------------------------- */
+
+typedef struct {
+    int opens, closes, refuse;
+} lifecycle_t;
+
+static int counted_open(ss_server_t *srv, char *err, size_t errlen)
+{
+    lifecycle_t *life = ss_server_context(srv);
+    if (life->refuse) {
+        snprintf(err, errlen, "counted: refusing %s mode",
+                 ss_server_config(srv)->mode);
+        return -EINVAL;
+    }
+    life->opens++;
+    ss_server_set_handler_data(srv, "state from open");
+    return 0;
+}
+
+static void counted_close(ss_server_t *srv)
+{
+    ((lifecycle_t *)ss_server_context(srv))->closes++;
+}
+
+static int state_handle(ss_request_t *req)
+{
+    return ss_sendf(req, "%s", (const char *)ss_handler_data(req));
+}
+
+static const ss_handler_t counted = {.name = "counted",
+                                     .handle = state_handle,
+                                     .open = counted_open,
+                                     .close = counted_close};
+
+static void test_handler_open_close(void)
+{
+    lifecycle_t life = {0, 0, 0};
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "fork", &counted);
+    cfg.context = &life;
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    int fd = ts_connect(ts.address, 0);
+    char out[64];
+    ts_read_all(fd, out, sizeof(out), 3000);
+    CU_ASSERT_STRING_EQUAL(out, "state from open");
+    close(fd);
+    ts_stop(&ts);
+    CU_ASSERT_EQUAL(life.opens, 1);
+    CU_ASSERT_EQUAL(life.closes, 1);
+
+    /* A refusing open fails create with its own message, leaves nothing
+     * open, and is not closed. */
+    int fds = ts_count_fds();
+    ss_server_t *srv = NULL;
+    char err[256];
+    life.refuse = 1;
+    CU_ASSERT_EQUAL(ss_server_create(&srv, &cfg, err, sizeof(err)), -EINVAL);
+    CU_ASSERT_STRING_EQUAL(err, "counted: refusing fork mode");
+    CU_ASSERT_PTR_NULL(srv);
+    CU_ASSERT_EQUAL(life.closes, 1);
+    CU_ASSERT_EQUAL(ts_count_fds(), fds);
+}
+
 void register_request_tests(void)
 {
     CU_pSuite s = ts_suite("request");
@@ -338,4 +480,10 @@ void register_request_tests(void)
                 test_setup_handle_finish);
     CU_add_test(s, "datagram accessors and recv on a datagram",
                 test_datagram_accessors);
+    CU_add_test(s, "ss_connect, ss_poll, ss_fd_*: relay a line",
+                test_relay_through_another_descriptor);
+    CU_add_test(s, "ss_connect to a closed port: -ECONNREFUSED",
+                test_connect_refused);
+    CU_add_test(s, "handler open/close: state, refusal, no leaks",
+                test_handler_open_close);
 }

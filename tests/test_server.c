@@ -39,8 +39,9 @@ static int hold_handle(ss_request_t *req)
     return ss_send_all(req, "ok\n", 3);
 }
 
-static const ss_handler_t hold = {"hold", "greets, waits for a line", NULL,
-                                  hold_handle, NULL};
+static const ss_handler_t hold = {.name = "hold",
+                                  .summary = "greets, waits for a line",
+                                  .handle = hold_handle};
 
 /* The error hook answers the client, so it is seen from every mode (in
  * fork mode it runs in the child). */
@@ -565,7 +566,8 @@ static void check_shutdown_at_cap(const char *mode)
     ts_send_str(busy, "done\n"); /* in flight: finishes within grace */
     CU_ASSERT(ts_read_all(busy, buf, sizeof(buf), 2000) == 3);
     ss_server_close(ts.srv);
-    CU_ASSERT(ts_expect_eof(waiting, 1000)); /* refused by the closed listener */
+    CU_ASSERT(
+        ts_expect_eof(waiting, 1000)); /* refused by the closed listener */
     close(busy);
     close(waiting);
 }
@@ -658,7 +660,7 @@ static int note_peer(ss_request_t *req)
     return 0;
 }
 
-static const ss_handler_t peer_noter = {"noter", "", NULL, note_peer, NULL};
+static const ss_handler_t peer_noter = {.name = "noter", .handle = note_peer};
 
 static void test_unnamed_unix_datagram_peer(void)
 {

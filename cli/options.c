@@ -14,9 +14,10 @@
 #endif
 
 static const char usage[] =
-    "usage: socketserver [--mode sync|fork|thread] [--handler NAME]\n"
+    "usage: socketserver [--mode sync|fork|thread|event] [--handler NAME]\n"
     "                    [--listen ADDR] [--udp] [--max-children N]\n"
     "                    [--max-threads N] [--thread-stack KIB]\n"
+    "                    [--poller epoll|poll|select] [--coro-stack KIB]\n"
     "                    [--grace SECONDS] [--timeout SECONDS]\n"
     "                    [--backlog N] [--max-datagram BYTES] [--nodelay]\n"
     "                    [--reuse-port] [--no-reuse-address]\n"
@@ -38,6 +39,8 @@ static const char help[] =
     "  --max-children N   fork mode: live children at most (default 40)\n"
     "  --max-threads N    thread mode: live threads at most (default 256)\n"
     "  --thread-stack KIB thread mode: stack size per thread\n"
+    "  --poller P         event mode: epoll (default on Linux), poll, select\n"
+    "  --coro-stack KIB   event mode: stack per connection (default 64)\n"
     "  --grace SECONDS    on SIGINT/SIGTERM, time in-flight connections get\n"
     "                     to finish (default 10)\n"
     "  --timeout SECONDS  idle timeout of each read or write (default none)\n"
@@ -166,6 +169,15 @@ static int apply_value(cli_options_t *o, const char *flag, const char *value)
     } else if (strcmp(flag, "--thread-stack") == 0) {
         if (!(rc = parse_count(flag, value, 1L << 20, &n)))
             o->thread_stack = (size_t)n * 1024;
+    } else if (strcmp(flag, "--coro-stack") == 0) {
+        if (!(rc = parse_count(flag, value, 1L << 20, &n)))
+            o->coro_stack = (size_t)n * 1024;
+    } else if (strcmp(flag, "--poller") == 0) {
+        o->poller = value;
+        if (strcmp(value, "epoll") && strcmp(value, "poll") &&
+            strcmp(value, "select"))
+            return bad("%s: expected epoll, poll or select, got '%s'", flag,
+                       value);
     } else if (strcmp(flag, "--backlog") == 0) {
         if (!(rc = parse_count(flag, value, INT_MAX, &n)))
             o->backlog = (int)n;
@@ -218,7 +230,7 @@ static int takes_value(const char *flag)
         "--mode",    "--handler", "--listen",  "--max-children",
         "--max-threads", "--thread-stack", "--backlog", "--max-datagram",
         "--grace",   "--timeout", "--log-level", "--delay",
-        "--poem",    "--remote",  "--root"};
+        "--poem",    "--remote",  "--root",    "--poller", "--coro-stack"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         if (strcmp(flag, flags[i]) == 0)
             return 1;

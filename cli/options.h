@@ -10,10 +10,10 @@
 #define CLI_BAD_USAGE 2 /* a message was printed; exit status 2 */
 
 typedef struct cli_options {
-    const char *mode, *handler, *listen;
+    const char *mode, *handler, *listen, *poller;
     int udp, nodelay, reuse_port, reuse_address;
     int max_children, max_threads, backlog;
-    size_t thread_stack, max_datagram;
+    size_t thread_stack, coro_stack, max_datagram;
     int grace_ms, timeout_ms, log_level;
     handler_options_t handler_opts; /* --delay, --poem, --remote, --root */
 } cli_options_t;

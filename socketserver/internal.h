@@ -47,6 +47,11 @@ typedef struct ss_mode {
      * or a freed thread slot), or -1; when readable the loop calls
      * service. */
     int (*wake_fd)(ss_server_t *srv);
+    /* Replaces poll(2) in the server loop when set (the event mode: its
+     * poller watches the loop's descriptors and its coroutines' together,
+     * and runs the coroutines that are ready).  Same contract as poll. */
+    int (*poll_wait)(ss_server_t *srv, struct pollfd *pfd, unsigned n,
+                     int timeout_ms);
     /* Housekeeping on each loop pass (reap children, join threads). */
     void (*service)(ss_server_t *srv);
     /* ms until service must run again even if nothing happens, or -1. */
@@ -96,6 +101,7 @@ struct ss_request {
      * or the whole datagram. */
     char *in;
     size_t in_off, in_len, in_cap;
+    void *task; /* event mode: the coroutine running this request */
 };
 
 /* util.c */
@@ -135,11 +141,18 @@ void ss__server_cancel_requests(ss_server_t *srv);
 long long ss__grace_deadline_ms(const ss_server_t *srv);
 void ss__close_fd(int *fd);
 
+/* mode_event.c: the wait seam when req->task is set */
+int ss__event_wait(ss_request_t *req, struct pollfd *fds, unsigned nfds,
+                   long long deadline_ms);
+void ss__event_maybe_yield(ss_request_t *req);
+void ss__event_forget(ss_request_t *req, int fd);
+
 /* modes.c */
 const ss_mode_t *ss__mode_find(const char *name);
 
 extern const ss_mode_t ss__mode_sync;
 extern const ss_mode_t ss__mode_fork;
 extern const ss_mode_t ss__mode_thread;
+extern const ss_mode_t ss__mode_event;
 
 #endif /* SOCKETSERVER_INTERNAL_H */

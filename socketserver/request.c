@@ -41,6 +41,10 @@ static long long earlier(long long a, long long b)
 int ss__wait(ss_request_t *req, struct pollfd *fds, unsigned nfds,
              long long deadline_ms)
 {
+    for (unsigned i = 0; i < nfds; i++)
+        fds[i].revents = 0;
+    if (req->task) /* a coroutine: park it instead of blocking the thread */
+        return ss__event_wait(req, fds, nfds, deadline_ms);
     ss_server_t *srv = req->server;
     struct pollfd pfd[SS_MAX_WAIT_FDS + 2];
     if (nfds > SS_MAX_WAIT_FDS)
@@ -105,8 +109,12 @@ static ssize_t fd_recv(ss_request_t *req, int fd, void *buf, size_t len,
 {
     for (;;) {
         ssize_t n = recv(fd, buf, len, 0);
-        if (n >= 0)
+        if (n >= 0) {
+            if (req->task) /* a client that always has data must not starve
+                              the others */
+                ss__event_maybe_yield(req);
             return n;
+        }
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -241,6 +249,8 @@ static int fd_send_all(ss_request_t *req, int fd, const void *buf, size_t len)
         if (n > 0) {
             p += n;
             len -= (size_t)n;
+            if (req->task)
+                ss__event_maybe_yield(req);
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -414,6 +424,16 @@ void ss__request_run(ss_request_t *req)
         report_error(req, rc);
 }
 
+/* Close the request's connection; an event mode's poller forgets it first,
+ * or the next descriptor with the same number would inherit its watch. */
+static void close_fd(ss_request_t *req)
+{
+    if (req->task)
+        ss__event_forget(req, req->fd);
+    close(req->fd);
+    req->fd = -1;
+}
+
 /* Close like nginx and Apache: send FIN, then read and discard what the
  * peer still sends for a short, bounded time.  Closing with unread data
  * makes the kernel send RST, which can destroy the reply we just sent
@@ -437,7 +457,7 @@ static void close_gracefully(ss_request_t *req)
                 break;
         }
     }
-    close(req->fd);
+    close_fd(req);
 }
 
 void ss__request_free(ss_request_t *req)
@@ -460,8 +480,7 @@ void ss__request_drop(ss_request_t *req)
 {
     if (!req->datagram && req->fd >= 0) {
         shutdown(req->fd, SHUT_WR);
-        close(req->fd);
-        req->fd = -1;
+        close_fd(req);
     }
     ss__request_free(req);
 }
@@ -471,7 +490,6 @@ void ss__request_drop(ss_request_t *req)
 void ss__request_forget(ss_request_t *req)
 {
     if (!req->datagram && req->fd >= 0)
-        close(req->fd);
-    req->fd = -1;
+        close_fd(req);
     ss__request_free(req);
 }

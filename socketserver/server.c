@@ -464,7 +464,8 @@ static int serve_once(ss_server_t *srv, int timeout_ms)
     if (srv->cfg.service_actions)
         timeout = min_timeout(timeout, srv->cfg.service_interval_ms);
 
-    int n = poll(pfd, 3, timeout);
+    int n = srv->mode->poll_wait ? srv->mode->poll_wait(srv, pfd, 3, timeout)
+                                 : poll(pfd, 3, timeout);
     if (n < 0 && errno != EINTR)
         return -errno;
     if (atomic_load(&srv->shutdown_requested))

@@ -147,7 +147,8 @@ int ss_reply(ss_request_t *req, const void *buf, size_t len);
 typedef struct ss_config {
     const char *address;         /* "127.0.0.1:8000", "[::1]:0", "unix:/p" */
     int datagram;                /* UDP, or Unix datagram with "unix:" */
-    const char *mode;            /* "sync", "fork", "thread"; NULL: thread */
+    const char *mode;            /* "sync", "fork", "thread", "event";
+                                    NULL: thread */
     const ss_handler_t *handler; /* required */
     void *context;               /* user pointer for hooks and handlers */
 
@@ -161,6 +162,9 @@ typedef struct ss_config {
     int max_children;         /* fork: live children at most; 0: 40 */
     int max_threads;          /* thread: live threads at most; 0: 256 */
     size_t thread_stack_size; /* thread: stack size; 0: system default */
+    const char *poller;       /* event: "epoll", "poll", "select"; NULL:
+                                 the best here (epoll on Linux) */
+    size_t coro_stack_size;   /* event: stack per connection; 0: 64 KiB */
     int block_on_close;       /* close waits for in-flight requests */
     int grace_ms;             /* ...for this long, then stops them */
 
@@ -194,7 +198,9 @@ int ss_server_handle_request(ss_server_t *srv, int timeout_ms);
 
 /* Ask serve_forever to return.  Wakes it at once; callable from any thread
  * and from a signal handler (async-signal-safe); never blocks.  Requests in
- * flight go on until ss_server_close, or until the grace period ends. */
+ * flight go on until ss_server_close, or until the grace period ends (in
+ * the event mode they run inside serve_forever and close only: call close
+ * soon after serve_forever returns). */
 void ss_server_shutdown(ss_server_t *srv);
 
 /* Close the listening socket (and remove its Unix socket file), wait for

@@ -110,6 +110,10 @@ void ts_config(ss_config_t *cfg, ts_kind_t kind, const char *mode,
     static int next;
     ss_config_init(cfg);
     cfg->mode = mode;
+    if (strncmp(mode, "event-", 6) == 0) { /* "event-poll": that poller */
+        cfg->mode = "event";
+        cfg->poller = mode + 6;
+    }
     cfg->handler = handler;
     cfg->grace_ms = 2000;
     cfg->datagram = kind == TS_UDP4 || kind == TS_UNIX_DGRAM;

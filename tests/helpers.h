@@ -30,7 +30,9 @@ int ts_start(test_server_t *ts, const ss_config_t *cfg);
 /* ss_server_shutdown from this thread, join the serving thread, close. */
 void ts_stop(test_server_t *ts);
 
-/* A config for handler on a loopback ephemeral port of the given kind. */
+/* A config for handler on a loopback ephemeral port of the given kind.
+ * mode may also be "event-poll" or "event-select" (event mode with that
+ * poller; plain "event" uses the default, epoll). */
 typedef enum { TS_TCP4, TS_TCP6, TS_UDP4, TS_UNIX, TS_UNIX_DGRAM } ts_kind_t;
 void ts_config(ss_config_t *cfg, ts_kind_t kind, const char *mode,
                const ss_handler_t *handler);

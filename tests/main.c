@@ -12,6 +12,7 @@
     X(request)                                                                \
     X(server)                                                                 \
     X(transports)                                                             \
+    X(event)                                                                  \
     X(handlers)                                                               \
     X(cli)                                                                    \
     X(poetry)                                                                 \

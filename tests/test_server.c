@@ -17,8 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *const modes[] = {"sync", "fork", "thread"};
-#define NMODES 3
+static const char *const modes[] = {"sync",  "fork",       "thread",
+                                    "event", "event-poll", "event-select"};
+#define NMODES 6
 
 /* ---- Handlers used here ------------------------------------------------ */
 
@@ -410,8 +411,21 @@ static void check_grace_cancels(const char *mode)
 static void test_fork_grace_cancels(void) { check_grace_cancels("fork"); }
 static void test_thread_grace_cancels(void) { check_grace_cancels("thread"); }
 static void test_sync_grace_cancels(void) { check_grace_cancels("sync"); }
+static void test_event_grace_cancels(void) { check_grace_cancels("event"); }
 
-/* Within the grace period an in-flight request finishes normally. */
+/* Wait for serve_forever to return, then close: what a program's main
+ * thread does after a shutdown. */
+static void *join_and_close(void *arg)
+{
+    test_server_t *ts = arg;
+    pthread_join(ts->thread, NULL);
+    ss_server_close(ts->srv);
+    return NULL;
+}
+
+/* Within the grace period an in-flight request finishes normally while the
+ * program stops the server (in the event mode the loop runs inside close:
+ * there, requests progress only in serve_forever or close). */
 static void test_in_flight_finishes_within_grace(void)
 {
     for (int m = 0; m < NMODES; m++) {
@@ -424,12 +438,15 @@ static void test_in_flight_finishes_within_grace(void)
         CU_ASSERT_FATAL(fd >= 0);
         CU_ASSERT(ts_read_until(fd, buf, sizeof(buf), "hi\n", 2000) == 3);
         ss_server_shutdown(ts.srv);
+        pthread_t closer;
+        CU_ASSERT_FATAL(pthread_create(&closer, NULL, join_and_close, &ts) ==
+                        0);
         ts_sleep_ms(100);
         ts_send_str(fd, "late\n");
         CU_ASSERT(ts_read_all(fd, buf, sizeof(buf), 2000) == 3);
         CU_ASSERT_STRING_EQUAL(buf, "ok\n");
+        pthread_join(closer, NULL);
         close(fd);
-        ts_stop(&ts);
     }
 }
 
@@ -714,6 +731,8 @@ void register_server_tests(void)
                 test_thread_grace_cancels);
     CU_add_test(s, "sync: grace over, in-flight cancelled",
                 test_sync_grace_cancels);
+    CU_add_test(s, "event: grace over, in-flight cancelled",
+                test_event_grace_cancels);
     CU_add_test(s, "in-flight request finishes within grace",
                 test_in_flight_finishes_within_grace);
     CU_add_test(s, "thread detached: outlives close safely",

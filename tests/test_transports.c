@@ -1,7 +1,8 @@
 /* test_transports.c -- every transport (TCP v4, TCP v6, UDP, Unix stream,
- * Unix datagram) in every mode (sync, fork, thread): three round trips with
- * echo and with thankyou, shutdown from another thread, and a close that
- * leaves no descriptor open and no child or zombie behind. */
+ * Unix datagram) in every mode (sync, fork, thread, and event with each
+ * poller): three round trips with echo and with thankyou, shutdown from
+ * another thread, and a close that leaves no descriptor open and no child
+ * or zombie behind. */
 #include "helpers.h"
 
 #include <poll.h>
@@ -9,7 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const modes[] = {"sync", "fork", "thread"};
+static const char *const modes[] = {"sync", "fork", "thread", "event",
+                                    "event-poll", "event-select"};
 static const ts_kind_t kinds[] = {TS_TCP4, TS_TCP6, TS_UDP4, TS_UNIX,
                                   TS_UNIX_DGRAM};
 #define NMODES (sizeof(modes) / sizeof(modes[0]))
@@ -91,6 +93,18 @@ static void check_all(const ss_handler_t *handler, const char *mode)
         check_transport(kinds[k], mode, handler);
 }
 
+static void test_echo_event(void)
+{
+    for (size_t m = 3; m < NMODES; m++)
+        check_all(&ss_handler_echo, modes[m]);
+}
+
+static void test_thanks_event(void)
+{
+    for (size_t m = 3; m < NMODES; m++)
+        check_all(&ss_handler_thankyou, modes[m]);
+}
+
 static void test_echo_sync(void) { check_all(&ss_handler_echo, "sync"); }
 static void test_echo_fork(void) { check_all(&ss_handler_echo, "fork"); }
 static void test_echo_thread(void) { check_all(&ss_handler_echo, "thread"); }
@@ -147,6 +161,10 @@ void register_transports_tests(void)
     CU_add_test(s, "thankyou: every transport, fork mode", test_thanks_fork);
     CU_add_test(s, "thankyou: every transport, thread mode",
                 test_thanks_thread);
-    CU_add_test(s, "50 concurrent clients, fork and thread",
+    CU_add_test(s, "echo: every transport, event mode, every poller",
+                test_echo_event);
+    CU_add_test(s, "thankyou: every transport, event mode, every poller",
+                test_thanks_event);
+    CU_add_test(s, "50 concurrent clients, fork, thread and event",
                 test_concurrent_clients);
 }

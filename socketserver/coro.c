@@ -1,0 +1,191 @@
+/* coro.c -- see coro.h. */
+
+/* MAP_ANONYMOUS is not in POSIX.1-2008 (only in its 2024 edition); glibc
+ * hides it in strict mode.  Every system we run on has it. */
+#define _DEFAULT_SOURCE
+#include "coro.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* AddressSanitizer must be told when the stack changes under it, or it
+ * reports false errors on the coroutine stacks. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SS_ASAN 1
+#endif
+#endif
+
+#ifdef SS_ASAN
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom,
+                                    size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save,
+                                     const void **bottom_old,
+                                     size_t *size_old);
+#define FIBER_START(save, bottom, size)                                        \
+    __sanitizer_start_switch_fiber(save, bottom, size)
+#define FIBER_FINISH(save, bottom, size)                                       \
+    __sanitizer_finish_switch_fiber(save, bottom, size)
+#else
+#define FIBER_START(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#define FIBER_FINISH(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#endif
+
+/* The scheduler's stack, learnt by each coroutine when it first runs (for
+ * the sanitizer's bookkeeping only). */
+static _Thread_local const void *scheduler_stack;
+static _Thread_local size_t scheduler_stack_size;
+
+static void coro_entry(ss_coro_t *coro);
+
+#ifdef SS_CORO_ASM
+/* ss__coro_switch(from, to): push the callee-saved registers, save the
+ * stack pointer in from->sp, load to->sp, pop, return into `to`.  A new
+ * coroutine's stack is laid out so that this "returns" into the
+ * trampoline, which passes the coroutine (left in rbx) to coro_entry. */
+void ss__coro_switch(ss_coro_ctx_t *from, ss_coro_ctx_t *to);
+void ss__coro_trampoline(void);
+__asm__(".text\n"
+        ".globl ss__coro_switch\n"
+        ".hidden ss__coro_switch\n"
+        ".type ss__coro_switch, @function\n"
+        "ss__coro_switch:\n"
+        "    pushq %rbp\n"
+        "    pushq %rbx\n"
+        "    pushq %r12\n"
+        "    pushq %r13\n"
+        "    pushq %r14\n"
+        "    pushq %r15\n"
+        "    movq %rsp, (%rdi)\n"
+        "    movq (%rsi), %rsp\n"
+        "    popq %r15\n"
+        "    popq %r14\n"
+        "    popq %r13\n"
+        "    popq %r12\n"
+        "    popq %rbx\n"
+        "    popq %rbp\n"
+        "    ret\n"
+        ".size ss__coro_switch, .-ss__coro_switch\n"
+        ".globl ss__coro_trampoline\n"
+        ".hidden ss__coro_trampoline\n"
+        ".type ss__coro_trampoline, @function\n"
+        "ss__coro_trampoline:\n"
+        "    movq %rbx, %rdi\n"
+        "    call ss__coro_start@PLT\n"
+        "    ud2\n"
+        ".size ss__coro_trampoline, .-ss__coro_trampoline\n");
+
+/* Called only from the trampoline. */
+void ss__coro_start(ss_coro_t *coro) __attribute__((visibility("hidden")));
+void ss__coro_start(ss_coro_t *coro) { coro_entry(coro); }
+
+/* Top of stack: the trampoline's address, then six zeroed registers, rbx
+ * holding the coroutine.  After the pops and ret, rsp is 16-byte aligned
+ * as the ABI wants before the trampoline's call. */
+static void prepare_stack(ss_coro_t *coro)
+{
+    uintptr_t top = ((uintptr_t)coro->stack + coro->stack_size) & ~(uintptr_t)15;
+    uintptr_t *sp = (uintptr_t *)top;
+    *--sp = (uintptr_t)ss__coro_trampoline;
+    *--sp = 0;               /* rbp */
+    *--sp = (uintptr_t)coro; /* rbx */
+    for (int i = 0; i < 4; i++)
+        *--sp = 0; /* r12-r15 */
+    coro->ctx.sp = sp;
+}
+
+#define SWITCH(from, to) ss__coro_switch(from, to)
+#else
+/* The portable fallback: makecontext takes int arguments only, so the
+ * coroutine being started is passed in a thread-local. */
+static _Thread_local ss_coro_t *starting;
+
+static void ucontext_entry(void) { coro_entry(starting); }
+
+static void prepare_stack(ss_coro_t *coro)
+{
+    getcontext(&coro->ctx.uc);
+    coro->ctx.uc.uc_stack.ss_sp = coro->stack;
+    coro->ctx.uc.uc_stack.ss_size = coro->stack_size;
+    coro->ctx.uc.uc_link = NULL;
+    makecontext(&coro->ctx.uc, ucontext_entry, 0);
+}
+
+#define SWITCH(from, to) swapcontext(&(from)->uc, &(to)->uc)
+#endif
+
+/* First run of a coroutine: run its function, mark it done, and switch
+ * back for good (the scheduler frees the stack, or resets it for another
+ * run, which starts a fresh frame; resuming a done one just returns). */
+static void coro_entry(ss_coro_t *coro)
+{
+    FIBER_FINISH(NULL, &scheduler_stack, &scheduler_stack_size);
+    coro->fn(coro);
+    coro->done = 1;
+    for (;;)
+        ss__coro_yield(coro);
+}
+
+ss_coro_t *ss__coro_new(size_t stack_size, ss_coro_fn fn, void *arg)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    stack_size = (stack_size + page - 1) / page * page;
+    ss_coro_t *coro = calloc(1, sizeof(*coro));
+    if (!coro)
+        return NULL;
+    char *map = mmap(NULL, stack_size + page, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) {
+        free(coro);
+        return NULL;
+    }
+    mprotect(map, page, PROT_NONE); /* overflow faults instead of corrupting */
+    coro->stack = map + page;
+    coro->stack_size = stack_size;
+    ss__coro_reset(coro, fn, arg);
+    return coro;
+}
+
+void ss__coro_reset(ss_coro_t *coro, ss_coro_fn fn, void *arg)
+{
+    coro->fn = fn;
+    coro->arg = arg;
+    coro->done = 0;
+    prepare_stack(coro);
+}
+
+void ss__coro_free(ss_coro_t *coro)
+{
+    if (!coro)
+        return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    munmap((char *)coro->stack - page, coro->stack_size + page);
+    free(coro);
+}
+
+void ss__coro_resume(ss_coro_ctx_t *scheduler, ss_coro_t *coro)
+{
+    void *fake = NULL;
+    coro->caller = scheduler;
+#ifndef SS_CORO_ASM
+    starting = coro;
+#endif
+    FIBER_START(&fake, coro->stack, coro->stack_size);
+    SWITCH(scheduler, &coro->ctx);
+    FIBER_FINISH(fake, NULL, NULL);
+}
+
+void ss__coro_yield(ss_coro_t *coro)
+{
+    void *fake = NULL;
+    /* A finished coroutine's frames are dead: tell the sanitizer so. */
+    FIBER_START(coro->done ? NULL : &fake, scheduler_stack,
+                scheduler_stack_size);
+    SWITCH(&coro->ctx, coro->caller);
+    FIBER_FINISH(fake, &scheduler_stack, &scheduler_stack_size);
+}

@@ -1,0 +1,319 @@
+/* test_event.c -- what the event mode promises beyond running every
+ * handler (the other suites run those in event mode too): concurrency from
+ * one thread, no starvation, timers, the select backend's limit, stacks
+ * released, many idle connections held. */
+#include "helpers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <unistd.h>
+
+static const char *const pollers[] = {"event", "event-poll", "event-select"};
+#define NPOLLERS 3
+
+/* Four lines 100 ms apart, then close: a paced handler like poetry. */
+static int paced_handle(ss_request_t *req)
+{
+    for (int i = 0; i < 4; i++) {
+        int rc = ss_sendf(req, "line %d\n", i);
+        if (rc == 0 && i < 3)
+            rc = ss_sleep(req, 100);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static const ss_handler_t paced = {.name = "paced", .handle = paced_handle};
+
+/* 200 clients of the paced handler all finish in well under 2 s: sync
+ * mode would need 200 x 300 ms. */
+static void test_200_paced_clients(void)
+{
+    enum { CLIENTS = 200 };
+    for (int p = 0; p < NPOLLERS; p++) {
+        ss_config_t cfg;
+        test_server_t ts;
+        ts_config(&cfg, TS_TCP4, pollers[p], &paced);
+        CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+        int fd[CLIENTS], done = 0;
+        long long t0 = ts_now_ms();
+        for (int i = 0; i < CLIENTS; i++)
+            fd[i] = ts_connect(ts.address, 0);
+        for (int i = 0; i < CLIENTS; i++) {
+            char buf[128];
+            if (fd[i] >= 0 && ts_read_all(fd[i], buf, sizeof(buf), 3000) ==
+                                  28 && strstr(buf, "line 3\n"))
+                done++;
+            if (fd[i] >= 0)
+                close(fd[i]);
+        }
+        long long took = ts_now_ms() - t0;
+        CU_ASSERT_EQUAL(done, CLIENTS);
+        CU_ASSERT(took < 1500);
+        ts_stop(&ts);
+    }
+}
+
+/* Greets, then waits for a line and answers it. */
+static int ask_handle(ss_request_t *req)
+{
+    char line[64];
+    int rc = ss_send_all(req, "?\n", 2);
+    ssize_t n = rc < 0 ? rc : ss_read_line(req, line, sizeof(line));
+    return n <= 0 ? (int)n : ss_send_all(req, line, (size_t)n);
+}
+
+static const ss_handler_t ask = {.name = "ask", .handle = ask_handle};
+
+/* A client that says nothing does not hold up one that talks. */
+static void test_stuck_client_does_not_delay_others(void)
+{
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "event", &ask);
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    char buf[64];
+    int stuck = ts_connect(ts.address, 0);
+    CU_ASSERT(ts_read_until(stuck, buf, sizeof(buf), "?\n", 2000) == 2);
+    long long t0 = ts_now_ms();
+    int fast = ts_connect(ts.address, 0);
+    ts_send_str(fast, "quick\n");
+    CU_ASSERT(ts_read_all(fast, buf, sizeof(buf), 2000) == 8);
+    CU_ASSERT_STRING_EQUAL(buf, "?\nquick\n");
+    CU_ASSERT(ts_now_ms() - t0 < 200);
+    close(fast);
+    close(stuck);
+    ts_stop(&ts);
+}
+
+/* Reads until end of file and spends about 1 ms of CPU on each 4 KiB (a
+ * checksum, a parser): while its client keeps the socket full it never has
+ * to wait, so only the forced yield lets anyone else run. */
+static int sink_handle(ss_request_t *req)
+{
+    char buf[4096];
+    ssize_t n;
+    while ((n = ss_recv(req, buf, sizeof(buf))) > 0) {
+        long long until = ts_now_ms() + 1;
+        while (ts_now_ms() < until) {
+        }
+    }
+    return (int)n;
+}
+
+static const ss_handler_t sink = {.name = "sink", .handle = sink_handle};
+
+/* A client that keeps the sink's socket full, in a thread of its own. */
+typedef struct {
+    const char *address;
+    volatile int stop;
+    long long sent;
+} flood_t;
+
+static void *flood(void *arg)
+{
+    flood_t *f = arg;
+    int fd = ts_connect(f->address, 0);
+    size_t size = 1 << 20;
+    char *buf = calloc(1, size);
+    long long until = ts_now_ms() + 5000; /* bounded whatever happens */
+    while (fd >= 0 && buf && !f->stop && ts_now_ms() < until) {
+        ssize_t n = send(fd, buf, size, MSG_NOSIGNAL);
+        if (n <= 0)
+            break;
+        f->sent += n;
+    }
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+/* One connection that always has data cannot starve the others: its
+ * coroutine is made to yield after a bounded amount of work. */
+static void test_flooding_client_does_not_starve(void)
+{
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "event", &sink);
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    flood_t f = {ts.address, 0, 0};
+    pthread_t th;
+    CU_ASSERT_FATAL(pthread_create(&th, NULL, flood, &f) == 0);
+    ts_sleep_ms(200); /* the flood is under way */
+    int worst = 0, answered = 0;
+    for (int i = 0; i < 5; i++) {
+        long long t0 = ts_now_ms();
+        int fd = ts_connect(ts.address, 0);
+        ts_send_str(fd, "ping\n");
+        shutdown(fd, SHUT_WR); /* the sink answers our end of file with its own */
+        answered += ts_expect_eof(fd, 2000);
+        int took = (int)(ts_now_ms() - t0);
+        worst = took > worst ? took : worst;
+        close(fd);
+    }
+    f.stop = 1;
+    pthread_join(th, NULL);
+    CU_ASSERT(f.sent > (1 << 20)); /* it really was flooding */
+    CU_ASSERT_EQUAL(answered, 5);
+    CU_ASSERT(worst < 200);
+    ts_stop(&ts);
+}
+
+/* Reports how a read with the server's 100 ms timeout ended. */
+static int timed_handle(ss_request_t *req)
+{
+    char c;
+    long long t0 = ts_now_ms();
+    ssize_t n = ss_recv(req, &c, 1);
+    return ss_sendf(req, "%zd %lld", n, ts_now_ms() - t0);
+}
+
+static const ss_handler_t timed = {.name = "timed", .handle = timed_handle};
+
+static void test_timeouts_fire(void)
+{
+    for (int p = 0; p < NPOLLERS; p++) {
+        ss_config_t cfg;
+        test_server_t ts;
+        ts_config(&cfg, TS_TCP4, pollers[p], &timed);
+        cfg.timeout_ms = 100;
+        CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+        int fd = ts_connect(ts.address, 0);
+        char buf[64];
+        long long n = 0, took = 0;
+        ts_read_all(fd, buf, sizeof(buf), 2000);
+        CU_ASSERT(sscanf(buf, "%lld %lld", &n, &took) == 2);
+        CU_ASSERT_EQUAL(n, -ETIMEDOUT);
+        CU_ASSERT(took >= 95 && took < 600);
+        close(fd);
+        ts_stop(&ts);
+    }
+}
+
+/* With descriptors at or above FD_SETSIZE, the select backend refuses that
+ * connection with an error, never writing past its fd_set, and the server
+ * serves again once low descriptors are free. */
+static void test_select_fd_setsize(void)
+{
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "event-select", &ask);
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    int filler[FD_SETSIZE + 8], nfill = 0;
+    while (nfill < FD_SETSIZE + 8) { /* use up every descriptor below it */
+        int fd = open("/dev/null", O_RDONLY);
+        if (fd < 0)
+            break;
+        filler[nfill++] = fd;
+        if (fd > FD_SETSIZE + 2)
+            break;
+    }
+    char buf[64];
+    int fd = ts_connect(ts.address, 0); /* its server side is >= FD_SETSIZE */
+    CU_ASSERT(fd >= 0);
+    /* Greeting sent without waiting, then the wait is refused: EOF. */
+    ssize_t n = ts_read_all(fd, buf, sizeof(buf), 2000);
+    CU_ASSERT(n == 2 || n == 0);
+    close(fd);
+    for (int i = 0; i < nfill; i++)
+        close(filler[i]);
+    fd = ts_connect(ts.address, 0);
+    ts_send_str(fd, "back\n");
+    CU_ASSERT(ts_read_all(fd, buf, sizeof(buf), 2000) == 7);
+    CU_ASSERT_STRING_EQUAL(buf, "?\nback\n");
+    close(fd);
+    ts_stop(&ts);
+}
+
+/* Mappings of this process: coroutine stacks are mappings. */
+static int count_mappings(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    int n = 0, c;
+    while (f && (c = fgetc(f)) != EOF)
+        n += c == '\n';
+    if (f)
+        fclose(f);
+    return n;
+}
+
+/* 10,000 sequential connections leave no stack behind (a few are cached
+ * for reuse, a bounded number). */
+static void test_stacks_released(void)
+{
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "event", &ss_handler_thankyou);
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    int before = count_mappings(), served = 0;
+    for (int i = 0; i < 10000; i++) {
+        char buf[64];
+        int fd = ts_connect(ts.address, 0);
+        if (fd >= 0 && ts_read_all(fd, buf, sizeof(buf), 2000) == 25)
+            served++;
+        if (fd >= 0)
+            close(fd);
+    }
+    CU_ASSERT_EQUAL(served, 10000);
+    CU_ASSERT(count_mappings() - before < 70); /* at most the cache */
+    ts_stop(&ts);
+}
+
+/* Many idle connections are held at once from one thread. */
+static void test_holds_many_idle_connections(void)
+{
+    enum { CONNS = 2000 };
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "event", &ask);
+    cfg.backlog = 4096;
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0); /* raises the fd limit */
+    static int fd[CONNS];
+    int greeted = 0;
+    for (int i = 0; i < CONNS; i++)
+        fd[i] = ts_connect(ts.address, 0);
+    for (int i = 0; i < CONNS; i++) {
+        char buf[8];
+        greeted += fd[i] >= 0 && ts_read_until(fd[i], buf, sizeof(buf), "?\n",
+                                               3000) == 2;
+    }
+    CU_ASSERT_EQUAL(greeted, CONNS);
+    int answered = 0;
+    for (int i = 0; i < CONNS; i += 100) { /* still all alive: ask a few */
+        char buf[16];
+        ts_send_str(fd[i], "hi\n");
+        answered += ts_read_all(fd[i], buf, sizeof(buf), 2000) == 3;
+    }
+    CU_ASSERT_EQUAL(answered, CONNS / 100);
+    for (int i = 0; i < CONNS; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    ts_stop(&ts);
+}
+
+void register_event_tests(void)
+{
+    CU_pSuite s = ts_suite("event");
+    CU_add_test(s, "200 paced clients finish together, every poller",
+                test_200_paced_clients);
+    CU_add_test(s, "a stuck client does not delay a fast one",
+                test_stuck_client_does_not_delay_others);
+    CU_add_test(s, "a flooding client does not starve the others",
+                test_flooding_client_does_not_starve);
+    CU_add_test(s, "timeouts fire, every poller", test_timeouts_fire);
+    CU_add_test(s, "select: a descriptor past FD_SETSIZE is an error",
+                test_select_fd_setsize);
+    CU_add_test(s, "10,000 sequential connections release their stacks",
+                test_stacks_released);
+    CU_add_test(s, "2,000 idle connections held from one thread",
+                test_holds_many_idle_connections);
+}

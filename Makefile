@@ -33,7 +33,7 @@ CLI_OBJ  = $(call obj,$(CLI_SRC))
 TEST_OBJ = $(call obj,$(TEST_SRC))
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 
-.PHONY: all lib cli examples run test test-plain test-sanitized cunit \
+.PHONY: all lib cli examples run bench-switch test test-plain test-sanitized cunit \
         install uninstall clean
 all: lib cli examples
 lib: $(BUILD)/libsocketserver.a $(BUILD)/libsocketserver.so
@@ -68,6 +68,16 @@ $(BUILD)/examples/%: examples/%.c $(BUILD)/libsocketserver.a
 
 run: cli
 	$(BUILD)/socketserver
+
+# ---- Benchmarks ----------------------------------------------------------
+
+# The event mode's coroutine switch against glibc's swapcontext.
+$(BUILD)/bench/coro_switch: bench/coro_switch.c $(BUILD)/libsocketserver.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
+bench-switch: $(BUILD)/bench/coro_switch
+	$(BUILD)/bench/coro_switch
 
 # ---- Tests ---------------------------------------------------------------
 

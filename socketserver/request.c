@@ -160,19 +160,43 @@ ssize_t ss_recv_exact(ss_request_t *req, void *buf, size_t n)
     return (ssize_t)got;
 }
 
-/* Refill the read-ahead buffer: >0 bytes, 0 at end of file, <0 error. */
+/* Wait until the connection has bytes (or end of file) without holding a
+ * buffer: an idle connection then costs no read-ahead memory. */
+static int wait_for_bytes(ss_request_t *req, long long deadline)
+{
+    for (;;) {
+        char c;
+        ssize_t n = recv(req->fd, &c, 1, MSG_PEEK);
+        if (n >= 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return -errno;
+        int rc = ss__wait_fd(req, req->fd, POLLIN, deadline);
+        if (rc < 0)
+            return rc;
+    }
+}
+
+/* Refill the read-ahead buffer: >0 bytes, 0 at end of file, <0 error.
+ * The buffer exists only while it holds bytes (nginx's lazy buffers): it
+ * is freed when drained and allocated again once bytes are waiting. */
 static ssize_t fill_read_ahead(ss_request_t *req, long long deadline)
 {
     if (req->datagram)
         return 0;
-    if (!req->in) {
-        req->in = malloc(SS_READ_AHEAD);
-        if (!req->in)
-            return -ENOMEM;
-        req->in_cap = SS_READ_AHEAD;
-    }
-    req->in_off = req->in_len = 0;
-    ssize_t n = recv_until(req, req->in, req->in_cap, deadline);
+    free(req->in);
+    req->in = NULL;
+    req->in_off = req->in_len = req->in_cap = 0;
+    int rc = wait_for_bytes(req, deadline);
+    if (rc < 0)
+        return rc;
+    req->in = malloc(SS_READ_AHEAD);
+    if (!req->in)
+        return -ENOMEM;
+    req->in_cap = SS_READ_AHEAD;
+    ssize_t n = fd_recv(req, req->fd, req->in, req->in_cap, deadline);
     if (n > 0)
         req->in_len = (size_t)n;
     return n;

@@ -19,7 +19,7 @@
 #define LOOPBACK "127.0.0.1:0"
 #define EXIT_MS 2000 /* a stopped server is gone within this */
 
-static const char *const modes[] = {"sync", "fork", "thread"};
+static const char *const modes[] = {"sync", "fork", "thread", "event"};
 #define NMODES (sizeof(modes) / sizeof(modes[0]))
 
 /* ---- Helpers ------------------------------------------------------------ */
@@ -201,6 +201,8 @@ static void test_bad_flags(void)
     } cases[] = {
         {{"--bogus"}, "--bogus"},
         {{"--mode", "nope"}, "--mode"},
+        {{"--poller", "kqueue"}, "--poller"},
+        {{"--coro-stack", "0"}, "--coro-stack"},
         {{"--handler", "nope"}, "--handler"},
         {{"--max-children", "x"}, "--max-children"},
         {{"--max-children", "0"}, "--max-children"},
@@ -399,6 +401,26 @@ static void test_idle_timeout(void)
     }
 }
 
+/* --poller picks the event mode's backend: each serves the bot. */
+static void test_event_pollers(void)
+{
+    const char *const names[] = {"epoll", "poll", "select"};
+    for (int i = 0; i < 3; i++) {
+        const char *args[] = {"--mode",   "event",  "--poller", names[i],
+                              "--listen", LOOPBACK, NULL};
+        cli_proc_t p;
+        CU_ASSERT_EQUAL_FATAL(ts_cli_start(&p, args, 1), 0);
+        int fd = ts_connect(p.address, 0);
+        char buf[256];
+        ts_send_str(fd, "0\nexit\n");
+        CU_ASSERT(ts_read_all(fd, buf, sizeof(buf), 2000) > 0);
+        CU_ASSERT_STRING_EQUAL(buf, GREETING OPERATOR);
+        close(fd);
+        kill(p.pid, SIGTERM);
+        CU_ASSERT_EQUAL(ts_cli_wait(&p, EXIT_MS), 0);
+    }
+}
+
 /* examples/custom_handler: a user's own handler, linked against the
  * public header and library only, serves lines back in upper case. */
 static void test_custom_handler_example(void)
@@ -440,6 +462,8 @@ void register_cli_tests(void)
     CU_add_test(s, "--grace expiry closes an idle call", test_grace_expiry);
     CU_add_test(s, "--timeout hangs up on a silent client",
                 test_idle_timeout);
+    CU_add_test(s, "--poller: epoll, poll and select serve the bot",
+                test_event_pollers);
     CU_add_test(s, "examples/custom_handler serves its own handler",
                 test_custom_handler_example);
 }

@@ -4,3 +4,4 @@
 HANDLER(menu10086)
 HANDLER(thankyou)
 HANDLER(echo)
+HANDLER(robot)

@@ -48,6 +48,8 @@ static void config_from_options(ss_config_t *cfg, cli_options_t *o)
     cfg->max_threads = o->max_threads;
     cfg->thread_stack_size = o->thread_stack;
     cfg->poller = o->poller;
+    cfg->pool_threads = o->pool_threads;
+    cfg->pool_accept = o->pool_accept;
     cfg->coro_stack_size = o->coro_stack;
     cfg->grace_ms = o->grace_ms;
 }

@@ -14,9 +14,11 @@
 #endif
 
 static const char usage[] =
-    "usage: socketserver [--mode sync|fork|thread|event] [--handler NAME]\n"
+    "usage: socketserver [--mode sync|fork|thread|prethread|event]\n"
+    "                    [--handler NAME]\n"
     "                    [--listen ADDR] [--udp] [--max-children N]\n"
     "                    [--max-threads N] [--thread-stack KIB]\n"
+    "                    [--threads N] [--pool-accept queue|lock]\n"
     "                    [--poller epoll|poll|select] [--coro-stack KIB]\n"
     "                    [--grace SECONDS] [--timeout SECONDS]\n"
     "                    [--backlog N] [--max-datagram BYTES] [--nodelay]\n"
@@ -39,6 +41,9 @@ static const char help[] =
     "  --max-children N   fork mode: live children at most (default 40)\n"
     "  --max-threads N    thread mode: live threads at most (default 256)\n"
     "  --thread-stack KIB thread mode: stack size per thread\n"
+    "  --threads N        prethread mode: pool size (default 2 x cores)\n"
+    "  --pool-accept D    prethread mode: queue (the loop accepts and queues;\n"
+    "                     default) or lock (each thread accepts)\n"
     "  --poller P         event mode: epoll (default on Linux), poll, select\n"
     "  --coro-stack KIB   event mode: stack per connection (default 64)\n"
     "  --grace SECONDS    on SIGINT/SIGTERM, time in-flight connections get\n"
@@ -169,6 +174,13 @@ static int apply_value(cli_options_t *o, const char *flag, const char *value)
     } else if (strcmp(flag, "--thread-stack") == 0) {
         if (!(rc = parse_count(flag, value, 1L << 20, &n)))
             o->thread_stack = (size_t)n * 1024;
+    } else if (strcmp(flag, "--threads") == 0) {
+        if (!(rc = parse_count(flag, value, 10000, &n)))
+            o->pool_threads = (int)n;
+    } else if (strcmp(flag, "--pool-accept") == 0) {
+        o->pool_accept = value;
+        if (strcmp(value, "queue") && strcmp(value, "lock"))
+            return bad("%s: expected queue or lock, got '%s'", flag, value);
     } else if (strcmp(flag, "--coro-stack") == 0) {
         if (!(rc = parse_count(flag, value, 1L << 20, &n)))
             o->coro_stack = (size_t)n * 1024;
@@ -230,7 +242,8 @@ static int takes_value(const char *flag)
         "--mode",    "--handler", "--listen",  "--max-children",
         "--max-threads", "--thread-stack", "--backlog", "--max-datagram",
         "--grace",   "--timeout", "--log-level", "--delay",
-        "--poem",    "--remote",  "--root",    "--poller", "--coro-stack"};
+        "--poem",    "--remote",  "--root",    "--poller", "--coro-stack",
+        "--threads", "--pool-accept"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         if (strcmp(flag, flags[i]) == 0)
             return 1;

@@ -56,6 +56,9 @@ typedef struct ss_mode {
     void (*service)(ss_server_t *srv);
     /* ms until service must run again even if nothing happens, or -1. */
     int (*service_due_ms)(ss_server_t *srv);
+    /* Called by ss_server_close before the listener is closed: a mode whose
+     * own threads accept must have them stop touching it. */
+    void (*stop_accepting)(ss_server_t *srv);
     /* Wait for requests in flight (block_on_close, bounded by grace_ms,
      * then cancel them). */
     void (*close)(ss_server_t *srv);
@@ -140,6 +143,7 @@ void ss__server_unref(ss_server_t *srv);
 void ss__server_cancel_requests(ss_server_t *srv);
 long long ss__grace_deadline_ms(const ss_server_t *srv);
 void ss__close_fd(int *fd);
+ss_request_t *ss__server_take_request(ss_server_t *srv);
 
 /* mode_event.c: the wait seam when req->task is set */
 int ss__event_wait(ss_request_t *req, struct pollfd *fds, unsigned nfds,
@@ -154,5 +158,6 @@ extern const ss_mode_t ss__mode_sync;
 extern const ss_mode_t ss__mode_fork;
 extern const ss_mode_t ss__mode_thread;
 extern const ss_mode_t ss__mode_event;
+extern const ss_mode_t ss__mode_prethread;
 
 #endif /* SOCKETSERVER_INTERNAL_H */

@@ -8,6 +8,7 @@ static const ss_mode_t *const modes[] = {
     &ss__mode_sync,
     &ss__mode_fork,
     &ss__mode_thread,
+    &ss__mode_prethread,
     &ss__mode_event,
 };
 

@@ -353,18 +353,18 @@ static void pause_accepting(ss_server_t *srv, int err)
     }
 }
 
-static void dispatch(ss_server_t *srv, ss_request_t *req)
+/* verify_request's verdict: a rejected request is closed here. */
+static int verified(ss_server_t *srv, ss_request_t *req)
 {
-    if (srv->cfg.verify_request && !srv->cfg.verify_request(srv, req)) {
-        ss_log(SS_LOG_DEBUG, "%s: rejected by verify_request", ss_peer(req));
-        ss__request_drop(req);
-        return;
-    }
-    srv->mode->process(srv, req);
+    if (!srv->cfg.verify_request || srv->cfg.verify_request(srv, req))
+        return 1;
+    ss_log(SS_LOG_DEBUG, "%s: rejected by verify_request", ss_peer(req));
+    ss__request_drop(req);
+    return 0;
 }
 
-/* 1 when a request was dispatched, 0 when there was none after all. */
-static int accept_one(ss_server_t *srv)
+/* A new connection, or NULL when there was none after all. */
+static ss_request_t *accept_one(ss_server_t *srv)
 {
     struct sockaddr_storage peer;
     socklen_t len = sizeof(peer);
@@ -372,11 +372,11 @@ static int accept_one(ss_server_t *srv)
     if (fd < 0) {
         if (!accept_error_is_transient(errno))
             pause_accepting(srv, errno);
-        return 0;
+        return NULL;
     }
     if (ss__set_nonblocking_cloexec(fd) < 0) {
         close(fd);
-        return 0;
+        return NULL;
     }
     if (srv->cfg.tcp_nodelay && srv->family != AF_UNIX) {
         int on = 1;
@@ -386,15 +386,14 @@ static int accept_one(ss_server_t *srv)
     if (!req) {
         ss_log(SS_LOG_ERROR, "out of memory: dropping a connection");
         close(fd);
-        return 0;
     }
-    dispatch(srv, req);
-    return 1;
+    return req;
 }
 
 /* Read one datagram.  MSG_TRUNC in msg_flags says it was longer than our
- * buffer: report and drop it rather than hand the handler a cut one. */
-static int receive_one(ss_server_t *srv)
+ * buffer: report and drop it rather than hand the handler a cut one.
+ * The request, or NULL when there was none to serve. */
+static ss_request_t *receive_one(ss_server_t *srv)
 {
     struct sockaddr_storage peer;
     struct iovec iov = {srv->datagram_buf, srv->cfg.max_datagram};
@@ -405,7 +404,7 @@ static int receive_one(ss_server_t *srv)
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             ss_log(SS_LOG_DEBUG, "recvmsg %s: %s", srv->address,
                    strerror(errno));
-        return 0;
+        return NULL;
     }
     /* An unnamed Unix datagram sender comes with no address at all. */
     if (msg.msg_namelen == 0) {
@@ -419,7 +418,7 @@ static int receive_one(ss_server_t *srv)
         ss_log(SS_LOG_WARN,
                "%s: datagram dropped: longer than max_datagram (%zu bytes)",
                from, srv->cfg.max_datagram);
-        return 0;
+        return NULL;
     }
     ss_request_t *req = ss__request_new(srv, srv->fd, (struct sockaddr *)&peer,
                                         msg.msg_namelen);
@@ -427,10 +426,18 @@ static int receive_one(ss_server_t *srv)
                                          (size_t)n) < 0) {
         ss_log(SS_LOG_ERROR, "out of memory: dropping a datagram");
         ss__request_free(req);
-        return 0;
+        return NULL;
     }
-    dispatch(srv, req);
-    return 1;
+    return req;
+}
+
+/* Take one connection or datagram that is ready and has passed
+ * verify_request, or NULL.  The serve loop calls it; so do modes whose
+ * threads accept for themselves (one at a time: not thread-safe). */
+ss_request_t *ss__server_take_request(ss_server_t *srv)
+{
+    ss_request_t *req = srv->cfg.datagram ? receive_one(srv) : accept_one(srv);
+    return req && verified(srv, req) ? req : NULL;
 }
 
 /* ---- The loop ---------------------------------------------------------- */
@@ -473,8 +480,12 @@ static int serve_once(ss_server_t *srv, int timeout_ms)
     if (srv->mode->service)
         srv->mode->service(srv);
     int processed = 0;
-    if (n > 0 && pfd[1].revents)
-        processed = srv->cfg.datagram ? receive_one(srv) : accept_one(srv);
+    ss_request_t *req = n > 0 && pfd[1].revents ? ss__server_take_request(srv)
+                                                : NULL;
+    if (req) {
+        srv->mode->process(srv, req);
+        processed = 1;
+    }
     if (srv->cfg.service_actions)
         srv->cfg.service_actions(srv);
     return processed;
@@ -542,8 +553,11 @@ void ss_server_close(ss_server_t *srv)
 {
     if (!srv)
         return;
-    /* Stop accepting first.  A datagram socket stays open until the last
-     * request is freed: requests still running reply on it. */
+    /* Stop accepting first (threads that accept for themselves are told
+     * before the listener goes).  A datagram socket stays open until the
+     * last request is freed: requests still running reply on it. */
+    if (srv->mode->stop_accepting)
+        srv->mode->stop_accepting(srv);
     if (!srv->cfg.datagram)
         ss__close_fd(&srv->fd);
     if (srv->unix_path[0] && srv->owner_pid == getpid()) {

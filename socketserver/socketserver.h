@@ -147,8 +147,8 @@ int ss_reply(ss_request_t *req, const void *buf, size_t len);
 typedef struct ss_config {
     const char *address;         /* "127.0.0.1:8000", "[::1]:0", "unix:/p" */
     int datagram;                /* UDP, or Unix datagram with "unix:" */
-    const char *mode;            /* "sync", "fork", "thread", "event";
-                                    NULL: thread */
+    const char *mode;            /* "sync", "fork", "thread", "prethread",
+                                    "event"; NULL: thread */
     const ss_handler_t *handler; /* required */
     void *context;               /* user pointer for hooks and handlers */
 
@@ -161,7 +161,12 @@ typedef struct ss_config {
 
     int max_children;         /* fork: live children at most; 0: 40 */
     int max_threads;          /* thread: live threads at most; 0: 256 */
-    size_t thread_stack_size; /* thread: stack size; 0: system default */
+    size_t thread_stack_size; /* thread, prethread: stack size; 0: the
+                                 system default */
+    int pool_threads;         /* prethread: threads; 0: 2 x cores */
+    const char *pool_accept;  /* prethread: "queue" (one thread accepts and
+                                 queues; the default) or "lock" (each pool
+                                 thread accepts, under a mutex) */
     const char *poller;       /* event: "epoll", "poll", "select"; NULL:
                                  the best here (epoll on Linux) */
     size_t coro_stack_size;   /* event: stack per connection; 0: 64 KiB */

@@ -114,6 +114,10 @@ void ts_config(ss_config_t *cfg, ts_kind_t kind, const char *mode,
         cfg->mode = "event";
         cfg->poller = mode + 6;
     }
+    if (strcmp(mode, "prethread-lock") == 0) { /* the design-7 pool */
+        cfg->mode = "prethread";
+        cfg->pool_accept = "lock";
+    }
     cfg->handler = handler;
     cfg->grace_ms = 2000;
     cfg->datagram = kind == TS_UDP4 || kind == TS_UNIX_DGRAM;

@@ -32,7 +32,8 @@ void ts_stop(test_server_t *ts);
 
 /* A config for handler on a loopback ephemeral port of the given kind.
  * mode may also be "event-poll" or "event-select" (event mode with that
- * poller; plain "event" uses the default, epoll). */
+ * poller; plain "event" uses the default, epoll), or "prethread-lock" (the
+ * pool whose threads accept; plain "prethread" queues). */
 typedef enum { TS_TCP4, TS_TCP6, TS_UDP4, TS_UNIX, TS_UNIX_DGRAM } ts_kind_t;
 void ts_config(ss_config_t *cfg, ts_kind_t kind, const char *mode,
                const ss_handler_t *handler);

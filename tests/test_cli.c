@@ -19,7 +19,8 @@
 #define LOOPBACK "127.0.0.1:0"
 #define EXIT_MS 2000 /* a stopped server is gone within this */
 
-static const char *const modes[] = {"sync", "fork", "thread", "event"};
+static const char *const modes[] = {"sync", "fork", "thread", "prethread",
+                                    "event"};
 #define NMODES (sizeof(modes) / sizeof(modes[0]))
 
 /* ---- Helpers ------------------------------------------------------------ */

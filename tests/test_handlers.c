@@ -24,8 +24,9 @@
 #define MAX_DGRAM 8192        /* the server's default max_datagram */
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const modes[] = {"sync",  "fork",       "thread",
-                                    "event", "event-poll", "event-select"};
+static const char *const modes[] = {
+    "sync",  "fork",       "thread",      "prethread", "prethread-lock",
+    "event", "event-poll", "event-select"};
 static const ts_kind_t streams[] = {TS_TCP4, TS_TCP6, TS_UNIX};
 static const ts_kind_t tcp4[] = {TS_TCP4};
 static const ts_kind_t dgrams[] = {TS_UDP4, TS_UNIX_DGRAM};

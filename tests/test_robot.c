@@ -35,8 +35,9 @@
 #define CLIENT_TRY_MS 500 /* ...of this long each */
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const modes[] = {"sync",  "fork",       "thread",
-                                    "event", "event-poll", "event-select"};
+static const char *const modes[] = {
+    "sync",  "fork",       "thread",      "prethread", "prethread-lock",
+    "event", "event-poll", "event-select"};
 static const ts_kind_t dgrams[] = {TS_UDP4, TS_UNIX_DGRAM};
 static const ts_kind_t udp4[] = {TS_UDP4};
 static const ts_kind_t tcp4[] = {TS_TCP4};

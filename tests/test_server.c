@@ -17,9 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *const modes[] = {"sync",  "fork",       "thread",
-                                    "event", "event-poll", "event-select"};
-#define NMODES 6
+static const char *const modes[] = {
+    "sync",  "fork",       "thread",      "prethread", "prethread-lock",
+    "event", "event-poll", "event-select"};
+#define NMODES 8
 
 /* ---- Handlers used here ------------------------------------------------ */
 
@@ -358,7 +359,7 @@ static void check_cap_waits(const char *mode)
     ss_config_t cfg;
     test_server_t ts;
     ts_config(&cfg, TS_TCP4, mode, &hold);
-    cfg.max_children = cfg.max_threads = 2;
+    cfg.max_children = cfg.max_threads = cfg.pool_threads = 2;
     CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
     int fd[3];
     char buf[64];
@@ -382,6 +383,11 @@ static void check_cap_waits(const char *mode)
 }
 
 static void test_fork_cap_waits(void) { check_cap_waits("fork"); }
+static void test_pool_cap_waits(void)
+{
+    check_cap_waits("prethread");
+    check_cap_waits("prethread-lock");
+}
 static void test_thread_cap_waits(void) { check_cap_waits("thread"); }
 
 /* ---- Grace ------------------------------------------------------------- */
@@ -725,6 +731,8 @@ void register_server_tests(void)
                 test_fork_cap_waits);
     CU_add_test(s, "thread cap: the extra client waits, then is served",
                 test_thread_cap_waits);
+    CU_add_test(s, "prethread, both designs: N+1 clients on N threads",
+                test_pool_cap_waits);
     CU_add_test(s, "fork: grace over, in-flight cancelled",
                 test_fork_grace_cancels);
     CU_add_test(s, "thread: grace over, in-flight cancelled",

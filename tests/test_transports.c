@@ -1,6 +1,6 @@
 /* test_transports.c -- every transport (TCP v4, TCP v6, UDP, Unix stream,
- * Unix datagram) in every mode (sync, fork, thread, and event with each
- * poller): three round trips with echo and with thankyou, shutdown from
+ * Unix datagram) in every mode (sync, fork, thread, prethread with both
+ * accept designs, and event with each poller): three round trips with echo and with thankyou, shutdown from
  * another thread, and a close that leaves no descriptor open and no child
  * or zombie behind. */
 #include "helpers.h"
@@ -10,8 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const modes[] = {"sync", "fork", "thread", "event",
-                                    "event-poll", "event-select"};
+static const char *const modes[] = {
+    "sync",  "fork",       "thread",      "prethread", "prethread-lock",
+    "event", "event-poll", "event-select"};
 static const ts_kind_t kinds[] = {TS_TCP4, TS_TCP6, TS_UDP4, TS_UNIX,
                                   TS_UNIX_DGRAM};
 #define NMODES (sizeof(modes) / sizeof(modes[0]))
@@ -93,13 +94,14 @@ static void check_all(const ss_handler_t *handler, const char *mode)
         check_transport(kinds[k], mode, handler);
 }
 
-static void test_echo_event(void)
+/* Every mode past the first three: the pool designs and the pollers. */
+static void test_echo_more(void)
 {
     for (size_t m = 3; m < NMODES; m++)
         check_all(&ss_handler_echo, modes[m]);
 }
 
-static void test_thanks_event(void)
+static void test_thanks_more(void)
 {
     for (size_t m = 3; m < NMODES; m++)
         check_all(&ss_handler_thankyou, modes[m]);
@@ -161,10 +163,10 @@ void register_transports_tests(void)
     CU_add_test(s, "thankyou: every transport, fork mode", test_thanks_fork);
     CU_add_test(s, "thankyou: every transport, thread mode",
                 test_thanks_thread);
-    CU_add_test(s, "echo: every transport, event mode, every poller",
-                test_echo_event);
-    CU_add_test(s, "thankyou: every transport, event mode, every poller",
-                test_thanks_event);
-    CU_add_test(s, "50 concurrent clients, fork, thread and event",
+    CU_add_test(s, "echo: every transport, prethread and event modes",
+                test_echo_more);
+    CU_add_test(s, "thankyou: every transport, prethread and event modes",
+                test_thanks_more);
+    CU_add_test(s, "50 concurrent clients in every concurrent mode",
                 test_concurrent_clients);
 }

@@ -33,7 +33,7 @@ CLI_OBJ  = $(call obj,$(CLI_SRC))
 TEST_OBJ = $(call obj,$(TEST_SRC))
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 
-.PHONY: all lib cli examples run bench-switch test test-plain test-sanitized cunit \
+.PHONY: all lib cli examples run bench-switch bench-idle test test-plain test-sanitized cunit \
         install uninstall clean
 all: lib cli examples
 lib: $(BUILD)/libsocketserver.a $(BUILD)/libsocketserver.so
@@ -78,6 +78,15 @@ $(BUILD)/bench/coro_switch: bench/coro_switch.c $(BUILD)/libsocketserver.a
 
 bench-switch: $(BUILD)/bench/coro_switch
 	$(BUILD)/bench/coro_switch
+
+# Resident memory per idle connection, each concurrent mode (N held).
+N ?= 10000
+$(BUILD)/bench/hold: bench/hold.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
+bench-idle: cli $(BUILD)/bench/hold
+	BUILD=$(BUILD) bench/idle_memory.sh $(N)
 
 # ---- Tests ---------------------------------------------------------------
 

@@ -300,14 +300,52 @@ int ss_fd_send_all(ss_request_t *req, int fd, const void *buf, size_t len)
     return fd_send_all(req, fd, buf, len);
 }
 
+/* Bytes already read ahead are ready now: no waiting for them. */
+static int buffered_ready(const ss_request_t *req, struct pollfd *fds,
+                          unsigned nfds)
+{
+    int ready = 0;
+    for (unsigned i = 0; i < nfds; i++) {
+        fds[i].revents = 0;
+        if (fds[i].fd == req->fd && (fds[i].events & POLLIN) &&
+            req->in_off < req->in_len && !req->datagram) {
+            fds[i].revents = POLLIN;
+            ready++;
+        }
+    }
+    return ready;
+}
+
 int ss_poll(ss_request_t *req, struct pollfd *fds, unsigned nfds,
             int timeout_ms)
 {
+    int ready = buffered_ready(req, fds, nfds);
+    if (ready)
+        return ready;
     long long deadline = timeout_ms < 0 ? call_deadline(req)
                                         : ss__now_ms() + timeout_ms;
-    for (unsigned i = 0; i < nfds; i++)
-        fds[i].revents = 0;
     return ss__wait(req, fds, nfds, deadline);
+}
+
+ssize_t ss_fd_send(ss_request_t *req, int fd, const void *buf, size_t len)
+{
+    (void)req;
+    for (;;) {
+        ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+        if (n >= 0)
+            return n;
+        if (errno != EINTR)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    }
+}
+
+void ss_fd_close(ss_request_t *req, int fd)
+{
+    if (fd < 0)
+        return;
+    if (req->task)
+        ss__event_forget(req, fd);
+    close(fd);
 }
 
 int ss_reply(ss_request_t *req, const void *buf, size_t len)
@@ -452,9 +490,7 @@ void ss__request_run(ss_request_t *req)
  * or the next descriptor with the same number would inherit its watch. */
 static void close_fd(ss_request_t *req)
 {
-    if (req->task)
-        ss__event_forget(req, req->fd);
-    close(req->fd);
+    ss_fd_close(req, req->fd);
     req->fd = -1;
 }
 

@@ -581,3 +581,8 @@ void ss_server_set_handler_data(ss_server_t *srv, void *data)
 {
     srv->handler_data = data;
 }
+
+void *ss_server_handler_data(const ss_server_t *srv)
+{
+    return srv->handler_data;
+}

@@ -126,9 +126,19 @@ int ss_connect(ss_request_t *req, const char *address);
 ssize_t ss_fd_recv(ss_request_t *req, int fd, void *buf, size_t len);
 int ss_fd_send_all(ss_request_t *req, int fd, const void *buf, size_t len);
 
+/* One send that never waits: the bytes taken (maybe fewer than len), or
+ * -EAGAIN when none fit now, or another error.  For relays that must not
+ * block halfway through a buffer while their peer is blocked too. */
+ssize_t ss_fd_send(ss_request_t *req, int fd, const void *buf, size_t len);
+
+/* Close a descriptor this handler waited on (never close() it directly in
+ * the event mode: its poller must forget the descriptor first). */
+void ss_fd_close(ss_request_t *req, int fd);
+
 /* Wait until one of fds is ready (revents set, as poll(2)): the number
  * ready, -ETIMEDOUT after timeout_ms (-1: the request's timeout, if any),
- * or -ECANCELED. */
+ * or -ECANCELED.  The request's own descriptor counts as readable while
+ * ss_read_line holds bytes it has read ahead. */
 int ss_poll(ss_request_t *req, struct pollfd *fds, unsigned nfds,
             int timeout_ms);
 
@@ -230,6 +240,7 @@ int ss_server_fd(const ss_server_t *srv);
 void *ss_server_context(const ss_server_t *srv);
 const ss_config_t *ss_server_config(const ss_server_t *srv);
 void ss_server_set_handler_data(ss_server_t *srv, void *data);
+void *ss_server_handler_data(const ss_server_t *srv);
 
 /* ---- Modes ------------------------------------------------------------- */
 

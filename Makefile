@@ -88,6 +88,9 @@ $(BUILD)/bench/hold: bench/hold.c
 bench-idle: cli $(BUILD)/bench/hold
 	BUILD=$(BUILD) bench/idle_memory.sh $(N)
 
+# make bench, make bench-deps and their tools live in bench/bench.mk.
+-include bench/bench.mk
+
 # ---- Tests ---------------------------------------------------------------
 
 # CUnit comes from Debian's libcunit1-dev: installed here when missing and

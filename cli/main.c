@@ -1,33 +1,73 @@
 /* main.c -- build/socketserver: serve a built-in handler in a chosen mode.
  *
- * Exit status: 0 after a clean stop (SIGINT/SIGTERM), 1 when the server
- * cannot run (address in use, permission), 2 for a bad command line. */
+ * Exit status: 0 after a clean stop (SIGINT/SIGTERM/SIGQUIT), 1 when the
+ * server cannot run (address in use, permission), 2 for a bad command
+ * line, 3 when its workers keep failing to start.
+ *
+ * Signals follow nginx and gunicorn: TERM and INT stop gracefully, QUIT
+ * at once; HUP replaces the workers (nginx's reload, gunicorn's HUP),
+ * TTIN and TTOU add or remove one (gunicorn), USR2 logs each worker's
+ * counters.  (nginx uses USR2 to upgrade its binary, which we do not do.) */
 #include "options.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static ss_server_t *server;
 
-/* ss_server_shutdown is async-signal-safe: it sets a flag and writes a
- * byte to the server's self-pipe. */
-static void on_stop_signal(int sig)
+/* Every control the library offers here is async-signal-safe: it sets a
+ * flag and writes a byte to the server's self-pipe. */
+static void on_signal(int sig)
 {
-    (void)sig;
-    ss_server_shutdown(server);
+    switch (sig) {
+    case SIGQUIT:
+        ss_server_stop_now(server);
+        break;
+    case SIGHUP:
+        ss_server_reload(server);
+        break;
+    case SIGTTIN:
+        ss_server_add_workers(server, 1);
+        break;
+    case SIGTTOU:
+        ss_server_add_workers(server, -1);
+        break;
+    case SIGUSR2:
+        ss_server_report(server);
+        break;
+    default: /* SIGTERM, SIGINT */
+        ss_server_shutdown(server);
+    }
 }
 
 static void install_signals(void)
 {
+    static const int handled[] = {SIGINT,  SIGTERM, SIGQUIT, SIGHUP,
+                                  SIGTTIN, SIGTTOU, SIGUSR2};
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_stop_signal;
+    sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+        sigaction(handled[i], &sa, NULL);
     sa.sa_handler = SIG_IGN; /* a closed stdout must not kill the server */
     sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* The pid, written once the socket is bound; 0, or -1 with a message. */
+static int write_pidfile(const char *path)
+{
+    FILE *f = path ? fopen(path, "w") : NULL;
+    if (path && (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 ||
+                 fclose(f) != 0)) {
+        fprintf(stderr, "socketserver: pidfile %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 static void config_from_options(ss_config_t *cfg, cli_options_t *o)
@@ -48,6 +88,11 @@ static void config_from_options(ss_config_t *cfg, cli_options_t *o)
     cfg->max_threads = o->max_threads;
     cfg->thread_stack_size = o->thread_stack;
     cfg->poller = o->poller;
+    cfg->workers = o->workers;
+    cfg->accept = o->accept;
+    cfg->max_requests = o->max_requests;
+    cfg->max_requests_jitter = o->max_requests_jitter;
+    cfg->worker_timeout_ms = o->worker_timeout_ms;
     cfg->pool_threads = o->pool_threads;
     cfg->pool_accept = o->pool_accept;
     cfg->coro_stack_size = o->coro_stack;
@@ -69,6 +114,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "socketserver: %s\n", err);
         return 1;
     }
+    if (write_pidfile(opts.pidfile) < 0) {
+        ss_server_close(server);
+        return 1;
+    }
     install_signals();
     printf("listening on %s\n", ss_server_address(server));
     fflush(stdout);
@@ -76,10 +125,12 @@ int main(int argc, char **argv)
            cfg.mode, ss_server_address(server));
 
     rc = ss_server_serve_forever(server);
-    if (rc < 0)
+    if (rc < 0 && rc != SS_EWORKERS)
         ss_log(SS_LOG_ERROR, "serve: %s", strerror(-rc));
     ss_log(SS_LOG_INFO, "stopping: in-flight connections have %d ms",
            opts.grace_ms);
     ss_server_close(server);
-    return rc < 0 ? 1 : 0;
+    if (opts.pidfile)
+        unlink(opts.pidfile);
+    return rc == SS_EWORKERS ? 3 : rc < 0 ? 1 : 0;
 }

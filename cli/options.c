@@ -8,14 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifndef SS_DEFAULT_MODE
 #define SS_DEFAULT_MODE "thread"
 #endif
 
 static const char usage[] =
-    "usage: socketserver [--mode sync|fork|thread|prethread|event]\n"
-    "                    [--handler NAME]\n"
+    "usage: socketserver [--mode sync|fork|thread|prethread|event|prefork]\n"
+    "                    [--handler NAME] [--workers N]\n"
+    "                    [--accept shared|lock|reuseport]\n"
+    "                    [--max-requests N] [--max-requests-jitter J]\n"
+    "                    [--worker-timeout SECONDS] [--pidfile PATH]\n"
     "                    [--listen ADDR] [--udp] [--max-children N]\n"
     "                    [--max-threads N] [--thread-stack KIB]\n"
     "                    [--threads N] [--pool-accept queue|lock]\n"
@@ -33,7 +37,15 @@ static const char help[] =
     "the chosen mode.  The first line printed is 'listening on ADDRESS'.\n"
     "\n"
     "  --mode M           how requests run (default " SS_DEFAULT_MODE
-    "); see --list\n"
+    "); see --list;\n"
+    "                     prefork: --workers 2 x cores --mode sync\n"
+    "  --workers N        N worker processes under a master, each running\n"
+    "                     the mode (default 0: one process)\n"
+    "  --accept S         workers: shared (default), lock or reuseport\n"
+    "  --max-requests N   workers: recycle a worker after N connections,\n"
+    "  --max-requests-jitter J   plus a random 0..J\n"
+    "  --worker-timeout S workers: kill one silent S seconds, replace it\n"
+    "  --pidfile PATH     write the server's pid there while it runs\n"
     "  --handler NAME     what to say (default menu10086); see --list\n"
     "  --listen ADDR      HOST:PORT, [IPV6]:PORT or unix:PATH; port 0 picks\n"
     "                     a free port (default 127.0.0.1:8002)\n"
@@ -63,8 +75,13 @@ static const char help[] =
     "  --remote ADDR      forward: where to relay each client\n"
     "  --root DIR         http: the directory to serve (default .)\n"
     "\n"
+    "\n"
+    "Signals: TERM, INT graceful stop; QUIT fast stop; with workers also\n"
+    "HUP reload (new workers, old ones drain), TTIN / TTOU one worker more\n"
+    "/ fewer, USR2 per-worker counters to the log.\n"
+    "\n"
     "Exit status: 0 after a clean stop, 1 when the server cannot run,\n"
-    "2 for a bad command line.\n";
+    "2 for a bad command line, 3 when workers keep failing to start.\n";
 
 static int bad(const char *fmt, const char *a, const char *b)
 {
@@ -122,6 +139,7 @@ static void print_list(void)
     printf("modes:\n");
     for (size_t i = 0; ss_mode_name(i); i++)
         printf("  %-12s %s\n", ss_mode_name(i), ss_mode_summary(i));
+    printf("  %-12s %s\n", "prefork", "--workers 2 x cores --mode sync");
     printf("handlers:\n");
     for (size_t i = 0; handlers_at(i); i++)
         printf("  %-12s %s\n", handlers_at(i)->name, handlers_at(i)->summary);
@@ -154,6 +172,8 @@ static int apply_value(cli_options_t *o, const char *flag, const char *value)
     int rc = 0;
     if (strcmp(flag, "--mode") == 0) {
         o->mode = value;
+        if (strcmp(value, "prefork") == 0) /* Apache prefork's shape */
+            return 0;
         if (!mode_exists(value))
             return bad("%s: unknown mode '%s' (see --list)", flag, value);
     } else if (strcmp(flag, "--handler") == 0) {
@@ -174,6 +194,25 @@ static int apply_value(cli_options_t *o, const char *flag, const char *value)
     } else if (strcmp(flag, "--thread-stack") == 0) {
         if (!(rc = parse_count(flag, value, 1L << 20, &n)))
             o->thread_stack = (size_t)n * 1024;
+    } else if (strcmp(flag, "--workers") == 0) {
+        if (!(rc = parse_count(flag, value, 256, &n)))
+            o->workers = (int)n;
+    } else if (strcmp(flag, "--accept") == 0) {
+        o->accept = value;
+        if (strcmp(value, "shared") && strcmp(value, "lock") &&
+            strcmp(value, "reuseport"))
+            return bad("%s: expected shared, lock or reuseport, got '%s'",
+                       flag, value);
+    } else if (strcmp(flag, "--max-requests") == 0) {
+        if (!(rc = parse_count(flag, value, INT_MAX, &n)))
+            o->max_requests = (int)n;
+    } else if (strcmp(flag, "--max-requests-jitter") == 0) {
+        if (!(rc = parse_count(flag, value, INT_MAX, &n)))
+            o->max_requests_jitter = (int)n;
+    } else if (strcmp(flag, "--worker-timeout") == 0) {
+        rc = parse_seconds(flag, value, &o->worker_timeout_ms);
+    } else if (strcmp(flag, "--pidfile") == 0) {
+        o->pidfile = value;
     } else if (strcmp(flag, "--threads") == 0) {
         if (!(rc = parse_count(flag, value, 10000, &n)))
             o->pool_threads = (int)n;
@@ -243,7 +282,9 @@ static int takes_value(const char *flag)
         "--max-threads", "--thread-stack", "--backlog", "--max-datagram",
         "--grace",   "--timeout", "--log-level", "--delay",
         "--poem",    "--remote",  "--root",    "--poller", "--coro-stack",
-        "--threads", "--pool-accept"};
+        "--threads", "--pool-accept", "--workers", "--accept",
+        "--max-requests", "--max-requests-jitter", "--worker-timeout",
+        "--pidfile"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         if (strcmp(flag, flags[i]) == 0)
             return 1;
@@ -268,6 +309,17 @@ static int print_info(const char *flag)
     else
         printf("%s%s", usage, help);
     return CLI_EXIT_NOW;
+}
+
+/* --mode prefork is --workers 2 x cores (unless given) --mode sync. */
+static void expand_prefork(cli_options_t *o)
+{
+    if (strcmp(o->mode, "prefork") != 0)
+        return;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    o->mode = "sync";
+    if (o->workers == 0)
+        o->workers = cores > 0 ? 2 * (int)cores : 4;
 }
 
 int cli_parse(int argc, char **argv, cli_options_t *o)
@@ -301,5 +353,6 @@ int cli_parse(int argc, char **argv, cli_options_t *o)
         if (rc)
             return rc;
     }
+    expand_prefork(o);
     return 0;
 }

@@ -10,9 +10,11 @@
 #define CLI_BAD_USAGE 2 /* a message was printed; exit status 2 */
 
 typedef struct cli_options {
-    const char *mode, *handler, *listen, *poller, *pool_accept;
+    const char *mode, *handler, *listen, *poller, *pool_accept, *accept;
+    const char *pidfile;
     int udp, nodelay, reuse_port, reuse_address;
     int max_children, max_threads, pool_threads, backlog;
+    int workers, max_requests, max_requests_jitter, worker_timeout_ms;
     size_t thread_stack, coro_stack, max_datagram;
     int grace_ms, timeout_ms, log_level;
     handler_options_t handler_opts; /* --delay, --poem, --remote, --root */

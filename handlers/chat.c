@@ -666,13 +666,13 @@ static int chat_handle(ss_request_t *req)
  * its own, so the room would not be shared. */
 static const char *const multi_process_modes[] = {"fork"};
 
-static int is_multi_process(const char *mode)
+static int is_multi_process(const ss_config_t *cfg)
 {
     size_t n = sizeof(multi_process_modes) / sizeof(multi_process_modes[0]);
-    for (size_t i = 0; mode && i < n; i++)
-        if (strcmp(mode, multi_process_modes[i]) == 0)
+    for (size_t i = 0; cfg->mode && i < n; i++)
+        if (strcmp(cfg->mode, multi_process_modes[i]) == 0)
             return 1;
-    return 0;
+    return cfg->workers > 1; /* a room per worker process */
 }
 
 static int chat_open(ss_server_t *srv, char *err, size_t errlen)
@@ -684,11 +684,12 @@ static int chat_open(ss_server_t *srv, char *err, size_t errlen)
                  "datagrams");
         return -EINVAL;
     }
-    if (is_multi_process(cfg->mode)) {
+    if (is_multi_process(cfg)) {
         snprintf(err, errlen,
                  "chat: needs one shared room; run it in thread or sync "
-                 "mode (%s gives each client its own process)",
-                 cfg->mode);
+                 "mode in one process (%s gives clients processes of "
+                 "their own)",
+                 cfg->workers > 1 ? "--workers" : cfg->mode);
         return -EINVAL;
     }
     room_t *room = calloc(1, sizeof(*room));

@@ -8,6 +8,7 @@
 
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -66,6 +67,28 @@ typedef struct ss_mode {
     void (*release)(ss_server_t *srv);
 } ss_mode_t;
 
+/* ---- Workers (workers.c) ------------------------------------------------ */
+
+#define SS_MAX_WORKERS 256
+#define SS_WORKER_BOOT_FAILED 3 /* a worker's exit status: it could not start */
+
+/* One per worker, in memory shared by the master and every worker: the
+ * worker writes, the master reads (heartbeat, counters). */
+typedef struct ss_worker_slot {
+    atomic_int pid;
+    atomic_llong alive_ms;   /* the worker's loop stamps it each pass */
+    atomic_llong started_ms;
+    atomic_long served;      /* connections (or datagrams) taken */
+    atomic_long open;        /* of those, not yet finished */
+} ss_worker_slot_t;
+
+typedef struct ss_shared {
+    pthread_mutex_t accept_lock; /* accept "lock": process-shared, robust */
+    ss_worker_slot_t slots[SS_MAX_WORKERS];
+} ss_shared_t;
+
+typedef struct ss_master ss_master_t; /* the master's own state */
+
 struct ss_server {
     ss_config_t cfg;
     const ss_mode_t *mode;
@@ -89,6 +112,16 @@ struct ss_server {
     unsigned char *datagram_buf; /* max_datagram bytes */
     void *handler_data;          /* ss_server_set_handler_data */
     int handler_opened;          /* handler->close is owed */
+
+    /* With workers: the master's state (NULL in a worker), the shared
+     * memory, and in a worker its slot, the read end of the master's
+     * lifeline (EOF: the master died) and when to recycle. */
+    ss_master_t *master;
+    ss_shared_t *shared;
+    ss_worker_slot_t *slot;
+    int parent_fd;
+    long recycle_after;
+    atomic_int stop_now; /* fast stop asked (SIGQUIT) */
 };
 
 struct ss_request {
@@ -105,6 +138,7 @@ struct ss_request {
     char *in;
     size_t in_off, in_len, in_cap;
     void *task; /* event mode: the coroutine running this request */
+    int counted; /* in a worker's open count (ss__worker_took) */
 };
 
 /* util.c */
@@ -144,12 +178,23 @@ void ss__server_cancel_requests(ss_server_t *srv);
 long long ss__grace_deadline_ms(const ss_server_t *srv);
 void ss__close_fd(int *fd);
 ss_request_t *ss__server_take_request(ss_server_t *srv);
+int ss__bind_again(ss_server_t *srv, char *err, size_t errlen);
 
 /* mode_event.c: the wait seam when req->task is set */
 int ss__event_wait(ss_request_t *req, struct pollfd *fds, unsigned nfds,
                    long long deadline_ms);
 void ss__event_maybe_yield(ss_request_t *req);
 void ss__event_forget(ss_request_t *req, int fd);
+
+/* workers.c */
+int ss__workers_prepare(ss_server_t *srv, char *err, size_t errlen);
+int ss__master_serve(ss_server_t *srv);
+void ss__workers_free(ss_server_t *srv);
+void ss__worker_loop_pass(ss_server_t *srv, int *timeout_ms);
+void ss__worker_took(ss_server_t *srv);
+void ss__worker_finished(ss_server_t *srv);
+int ss__worker_lock_accept(ss_server_t *srv);
+void ss__worker_unlock_accept(ss_server_t *srv);
 
 /* modes.c */
 const ss_mode_t *ss__mode_find(const char *name);

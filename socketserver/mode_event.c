@@ -64,7 +64,7 @@ struct event_state {
     ev_task_t *tasks;
     int live;
     int cancelled; /* past the grace period: every wait fails */
-    int loop_fds[3];
+    int loop_fds[4]; /* the server loop's: wake, listener, mode, parent */
     ss_coro_ctx_t scheduler;
     ss_coro_t *stack_cache[SS_EVENT_STACK_CACHE];
     int cached;
@@ -390,7 +390,7 @@ static int pass_timeout(event_state_t *st, int timeout_ms)
 static int sync_loop_fds(event_state_t *st, const struct pollfd *pfd,
                          unsigned n)
 {
-    for (unsigned i = 0; i < 3; i++) {
+    for (unsigned i = 0; i < 4; i++) {
         int want = i < n ? pfd[i].fd : -1;
         int had = st->loop_fds[i];
         if (had == want)
@@ -477,7 +477,8 @@ static int event_open(ss_server_t *srv)
     if (!st)
         return -ENOMEM;
     st->poller = poller;
-    st->loop_fds[0] = st->loop_fds[1] = st->loop_fds[2] = -1;
+    for (int i = 0; i < 4; i++)
+        st->loop_fds[i] = -1;
     st->stack_size = srv->cfg.coro_stack_size ? srv->cfg.coro_stack_size
                                               : SS_DEFAULT_CORO_STACK;
     srv->mode_state = st;

@@ -171,6 +171,7 @@ static void fork_process(ss_server_t *srv, ss_request_t *req)
     if (pid == 0)
         run_child(srv, st, req);
     st->pids[st->count++] = pid;
+    req->counted = 0; /* the child finishes it, and counts it then */
     ss__request_forget(req);
 }
 

@@ -528,6 +528,8 @@ void ss__request_free(ss_request_t *req)
         close_gracefully(req);
     free(req->in);
     ss_server_t *srv = req->server;
+    if (req->counted)
+        ss__worker_finished(srv);
     free(req);
     ss__server_unref(srv);
 }

@@ -5,6 +5,7 @@
  * the one extension this file uses, and only when reuse_port asks for it. */
 #define _DEFAULT_SOURCE
 #include "internal.h"
+#include "poller.h"
 
 #include <errno.h>
 #include <netdb.h>
@@ -170,12 +171,13 @@ static int open_listener(ss_server_t *srv, const struct sockaddr *sa,
                 strerror(-rc));
 }
 
-/* Resolve the address and bind the first candidate that works, as
- * Python's create_server does. */
-static int bind_address(ss_server_t *srv, char *err, size_t errlen)
+/* Resolve address and bind the first candidate that works, as Python's
+ * create_server does. */
+static int bind_address(ss_server_t *srv, const char *address, char *err,
+                        size_t errlen)
 {
     ss_addr_parts_t parts;
-    if (ss__addr_parse(srv->cfg.address, &parts, err, errlen) < 0)
+    if (ss__addr_parse(address, &parts, err, errlen) < 0)
         return -EINVAL;
     if (parts.is_unix) {
         struct sockaddr_un un = {.sun_family = AF_UNIX};
@@ -211,6 +213,14 @@ static int record_bound_address(ss_server_t *srv)
     return 0;
 }
 
+/* Another listener on the server's bound address, with its options
+ * (accept "reuseport": one per worker, and the kernel spreads connections
+ * over them).  The descriptor, or -errno with the reason in err. */
+int ss__bind_again(ss_server_t *srv, char *err, size_t errlen)
+{
+    return bind_address(srv, srv->address, err, errlen);
+}
+
 /* Everything create may have acquired, released in reverse. */
 static void server_free(ss_server_t *srv)
 {
@@ -225,6 +235,8 @@ static void server_free(ss_server_t *srv)
     ss__close_fd(&srv->wake_w);
     ss__close_fd(&srv->abort_r);
     ss__close_fd(&srv->abort_w);
+    ss__close_fd(&srv->parent_fd);
+    ss__workers_free(srv);
     free(srv->datagram_buf);
     free(srv);
 }
@@ -243,6 +255,15 @@ static int open_handler(ss_server_t *srv, char *err, size_t errlen)
     return rc;
 }
 
+static int one_of(const char *value, const char *a, const char *b,
+                  const char *c)
+{
+    return !value || !strcmp(value, a) || !strcmp(value, b) ||
+           (c && !strcmp(value, c));
+}
+
+/* Options checked here rather than when a mode opens: with workers, the
+ * mode opens only in the workers, where an error is too late to report. */
 static int check_config(const ss_config_t *cfg, char *err, size_t errlen)
 {
     if (!cfg->handler)
@@ -251,6 +272,18 @@ static int check_config(const ss_config_t *cfg, char *err, size_t errlen)
         return fail(err, errlen, -EINVAL, "unknown mode '%s'", cfg->mode);
     if (!cfg->address)
         return fail(err, errlen, -EINVAL, "no address given");
+    if (cfg->poller && *cfg->poller && !ss__poller_find(cfg->poller))
+        return fail(err, errlen, -EINVAL, "unknown poller '%s'", cfg->poller);
+    if (!one_of(cfg->pool_accept, "queue", "lock", NULL))
+        return fail(err, errlen, -EINVAL, "unknown pool accept design '%s'",
+                    cfg->pool_accept);
+    if (!one_of(cfg->accept, "shared", "lock", "reuseport"))
+        return fail(err, errlen, -EINVAL, "unknown accept strategy '%s'",
+                    cfg->accept);
+    if (cfg->workers > 0 && cfg->accept && !strcmp(cfg->accept, "reuseport") &&
+        !strncmp(cfg->address, "unix:", 5))
+        return fail(err, errlen, -EINVAL,
+                    "accept reuseport needs a TCP or UDP address");
     return 0;
 }
 
@@ -268,12 +301,16 @@ int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
     apply_defaults(&srv->cfg);
     srv->mode = ss__mode_find(srv->cfg.mode);
     srv->fd = srv->wake_r = srv->wake_w = srv->abort_r = srv->abort_w = -1;
+    srv->parent_fd = -1;
+    if (srv->cfg.workers > 0 && srv->cfg.accept &&
+        !strcmp(srv->cfg.accept, "reuseport"))
+        srv->cfg.reuse_port = 1; /* the workers bind beside the master */
     srv->owner_pid = getpid();
     atomic_init(&srv->refs, 1);
     atomic_init(&srv->hard_stop_at_ms, 0);
     atomic_init(&srv->shutdown_requested, 0);
 
-    srv->fd = rc = bind_address(srv, err, errlen);
+    srv->fd = rc = bind_address(srv, srv->cfg.address, err, errlen);
     if (rc >= 0 && (rc = record_bound_address(srv)) < 0)
         fail(err, errlen, rc, "getsockname %s: %s", cfg->address,
              strerror(-rc));
@@ -283,7 +320,9 @@ int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
     if (rc >= 0 && srv->cfg.datagram &&
         !(srv->datagram_buf = malloc(srv->cfg.max_datagram)))
         rc = fail(err, errlen, -ENOMEM, "out of memory");
-    if (rc >= 0 && (rc = srv->mode->open(srv)) < 0)
+    if (rc >= 0 && srv->cfg.workers > 0)
+        rc = ss__workers_prepare(srv, err, errlen); /* modes open in workers */
+    else if (rc >= 0 && (rc = srv->mode->open(srv)) < 0)
         fail(err, errlen, rc, "%s mode: %s", srv->mode->name, strerror(-rc));
     if (rc >= 0 && (rc = open_handler(srv, err, errlen)) < 0 && err && !*err)
         fail(err, errlen, rc, "%s handler: %s", srv->cfg.handler->name,
@@ -437,7 +476,13 @@ static ss_request_t *receive_one(ss_server_t *srv)
 ss_request_t *ss__server_take_request(ss_server_t *srv)
 {
     ss_request_t *req = srv->cfg.datagram ? receive_one(srv) : accept_one(srv);
-    return req && verified(srv, req) ? req : NULL;
+    if (!req || !verified(srv, req))
+        return NULL;
+    if (srv->slot) { /* a worker: count it for the master's report */
+        req->counted = 1;
+        ss__worker_took(srv);
+    }
+    return req;
 }
 
 /* ---- The loop ---------------------------------------------------------- */
@@ -451,18 +496,12 @@ static int min_timeout(int a, long long b)
     return a < 0 || b < a ? (int)b : a;
 }
 
-/* One pass: wait up to timeout_ms (-1: no limit of our own) for a request,
- * the mode's wake descriptor or a shutdown; do the housekeeping; process at
- * most one request.  1: processed one; 0: none; -ECANCELED: shut down. */
-static int serve_once(ss_server_t *srv, int timeout_ms)
+/* How long a pass may wait: the caller's limit, cut short for a paused
+ * accept, the mode's housekeeping, the service hook and a worker's
+ * heartbeat. */
+static int pass_timeout(ss_server_t *srv, int timeout_ms, int accepting,
+                        long long now)
 {
-    long long now = ss__now_ms();
-    int accepting = now >= srv->accept_paused_until_ms &&
-                    (!srv->mode->has_room || srv->mode->has_room(srv));
-    int mode_fd = srv->mode->wake_fd ? srv->mode->wake_fd(srv) : -1;
-    struct pollfd pfd[3] = {{srv->wake_r, POLLIN, 0},
-                            {accepting ? srv->fd : -1, POLLIN, 0},
-                            {mode_fd, POLLIN, 0}};
     int timeout = timeout_ms;
     if (!accepting)
         timeout = min_timeout(timeout, srv->accept_paused_until_ms - now);
@@ -470,29 +509,70 @@ static int serve_once(ss_server_t *srv, int timeout_ms)
         timeout = min_timeout(timeout, srv->mode->service_due_ms(srv));
     if (srv->cfg.service_actions)
         timeout = min_timeout(timeout, srv->cfg.service_interval_ms);
+    if (srv->slot)
+        ss__worker_loop_pass(srv, &timeout);
+    return timeout;
+}
 
-    int n = srv->mode->poll_wait ? srv->mode->poll_wait(srv, pfd, 3, timeout)
-                                 : poll(pfd, 3, timeout);
-    if (n < 0 && errno != EINTR)
-        return -errno;
-    if (atomic_load(&srv->shutdown_requested))
-        return -ECANCELED;
-    if (srv->mode->service)
-        srv->mode->service(srv);
-    int processed = 0;
+/* Whether this pass may accept: not paused, the mode has room, and in a
+ * worker with the accept lock, this worker holds it (*locked). */
+static int may_accept(ss_server_t *srv, long long now, int *locked)
+{
+    *locked = 0;
+    if (now < srv->accept_paused_until_ms ||
+        (srv->mode->has_room && !srv->mode->has_room(srv)))
+        return 0;
+    if (!srv->slot || !srv->cfg.accept || strcmp(srv->cfg.accept, "lock"))
+        return 1;
+    return *locked = ss__worker_lock_accept(srv);
+}
+
+/* One pass: wait up to timeout_ms (-1: no limit of our own) for a request,
+ * the mode's wake descriptor or a shutdown; do the housekeeping; process at
+ * most one request (even during a shutdown: it was accepted, it is
+ * served).  1: processed one; 0: none; -ECANCELED: shut down. */
+static int serve_once(ss_server_t *srv, int timeout_ms)
+{
+    long long now = ss__now_ms();
+    int locked, accepting = may_accept(srv, now, &locked);
+    int timeout = pass_timeout(srv, timeout_ms, accepting, now);
+    if (!accepting && srv->slot && srv->cfg.accept &&
+        !strcmp(srv->cfg.accept, "lock"))
+        timeout = min_timeout(timeout, 20); /* try the lock again soon */
+    int mode_fd = srv->mode->wake_fd ? srv->mode->wake_fd(srv) : -1;
+    struct pollfd pfd[4] = {{srv->wake_r, POLLIN, 0},
+                            {accepting ? srv->fd : -1, POLLIN, 0},
+                            {mode_fd, POLLIN, 0},
+                            {srv->parent_fd, POLLIN, 0}};
+    int n = srv->mode->poll_wait ? srv->mode->poll_wait(srv, pfd, 4, timeout)
+                                 : poll(pfd, 4, timeout);
+    int poll_err = n < 0 && errno != EINTR ? -errno : 0;
     ss_request_t *req = n > 0 && pfd[1].revents ? ss__server_take_request(srv)
                                                 : NULL;
-    if (req) {
-        srv->mode->process(srv, req);
-        processed = 1;
+    if (locked)
+        ss__worker_unlock_accept(srv); /* before serving: others may accept */
+    if (n > 0 && pfd[3].revents) { /* a worker whose master is gone */
+        ss_log(SS_LOG_WARN, "the master is gone; stopping");
+        ss__close_fd(&srv->parent_fd);
+        ss_server_shutdown(srv);
     }
+    if (srv->mode->service)
+        srv->mode->service(srv);
+    if (req)
+        srv->mode->process(srv, req);
+    if (poll_err)
+        return poll_err;
+    if (atomic_load(&srv->shutdown_requested))
+        return -ECANCELED;
     if (srv->cfg.service_actions)
         srv->cfg.service_actions(srv);
-    return processed;
+    return req != NULL;
 }
 
 int ss_server_serve_forever(ss_server_t *srv)
 {
+    if (srv->master)
+        return ss__master_serve(srv);
     while (!atomic_load(&srv->shutdown_requested)) {
         int rc = serve_once(srv, -1);
         if (rc < 0 && rc != -ECANCELED)
@@ -503,6 +583,8 @@ int ss_server_serve_forever(ss_server_t *srv)
 
 int ss_server_handle_request(ss_server_t *srv, int timeout_ms)
 {
+    if (srv->master)
+        return -ENOTSUP; /* workers serve; the master only supervises */
     long long deadline = timeout_ms >= 0 ? ss__now_ms() + timeout_ms : -1;
     long long left = timeout_ms;
     for (;;) { /* at least one pass: a timeout of 0 serves what is queued */
@@ -556,7 +638,7 @@ void ss_server_close(ss_server_t *srv)
     /* Stop accepting first (threads that accept for themselves are told
      * before the listener goes).  A datagram socket stays open until the
      * last request is freed: requests still running reply on it. */
-    if (srv->mode->stop_accepting)
+    if (srv->mode->stop_accepting && srv->mode_state)
         srv->mode->stop_accepting(srv);
     if (!srv->cfg.datagram)
         ss__close_fd(&srv->fd);
@@ -564,7 +646,7 @@ void ss_server_close(ss_server_t *srv)
         unlink(srv->unix_path);
         srv->unix_path[0] = '\0';
     }
-    if (srv->mode->close)
+    if (srv->mode->close && srv->mode_state) /* a master has no mode */
         srv->mode->close(srv);
     ss__server_unref(srv);
 }

@@ -180,6 +180,18 @@ typedef struct ss_config {
     const char *poller;       /* event: "epoll", "poll", "select"; NULL:
                                  the best here (epoll on Linux) */
     size_t coro_stack_size;   /* event: stack per connection; 0: 64 KiB */
+    int workers;              /* > 0: a master supervises this many worker
+                                 processes, each running `mode` */
+    const char *accept;       /* workers: "shared" (all accept on the one
+                                 socket; the default), "lock" (one at a
+                                 time, a process-shared lock), "reuseport"
+                                 (a socket each, SO_REUSEPORT) */
+    int max_requests;         /* workers: recycle after this many
+                                 connections (+ 0..max_requests_jitter) */
+    int max_requests_jitter;
+    int worker_timeout_ms;    /* workers: kill one silent this long */
+    int (*worker_init)(ss_server_t *srv); /* in each new worker; <0: it
+                                 failed to boot */
     int block_on_close;       /* close waits for in-flight requests */
     int grace_ms;             /* ...for this long, then stops them */
 
@@ -217,6 +229,22 @@ int ss_server_handle_request(ss_server_t *srv, int timeout_ms);
  * the event mode they run inside serve_forever and close only: call close
  * soon after serve_forever returns). */
 void ss_server_shutdown(ss_server_t *srv);
+
+/* With workers, the master's controls (each async-signal-safe, as
+ * ss_server_shutdown; in a worker they do nothing but stop_now):
+ *   stop_now     fast stop: workers are told to quit at once (SIGQUIT)
+ *   reload       new workers start, the old ones finish and leave
+ *   add_workers  one more (+1) or one fewer (-1) worker; never below 1
+ *   report       log each worker's pid, connections served, connections
+ *                open and uptime */
+void ss_server_stop_now(ss_server_t *srv);
+void ss_server_reload(ss_server_t *srv);
+void ss_server_add_workers(ss_server_t *srv, int delta);
+void ss_server_report(ss_server_t *srv);
+
+/* serve_forever's error when workers keep failing at boot (the master
+ * stops rather than respawn them in a loop). */
+#define SS_EWORKERS (-1000)
 
 /* Close the listening socket (and remove its Unix socket file), wait for
  * requests in flight when block_on_close is set (at most grace_ms, then

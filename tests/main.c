@@ -13,6 +13,7 @@
     X(server)                                                                 \
     X(transports)                                                             \
     X(event)                                                                  \
+    X(workers)                                                                \
     X(handlers)                                                               \
     X(cli)                                                                    \
     X(poetry)                                                                 \

@@ -6,8 +6,9 @@
  *
  * Signals follow nginx and gunicorn: TERM and INT stop gracefully, QUIT
  * at once; HUP replaces the workers (nginx's reload, gunicorn's HUP),
- * TTIN and TTOU add or remove one (gunicorn), USR2 logs each worker's
- * counters.  (nginx uses USR2 to upgrade its binary, which we do not do.) */
+ * TTIN and TTOU add or remove one (gunicorn), USR1 reopens the log file
+ * (both), USR2 logs each worker's counters.  (nginx uses USR2 to upgrade its binary, which we do not do.) */
+#include "notify.h"
 #include "options.h"
 
 #include <errno.h>
@@ -38,6 +39,9 @@ static void on_signal(int sig)
     case SIGUSR2:
         ss_server_report(server);
         break;
+    case SIGUSR1:
+        ss_server_reopen_logs(server);
+        break;
     default: /* SIGTERM, SIGINT */
         ss_server_shutdown(server);
     }
@@ -46,7 +50,7 @@ static void on_signal(int sig)
 static void install_signals(void)
 {
     static const int handled[] = {SIGINT,  SIGTERM, SIGQUIT, SIGHUP,
-                                  SIGTTIN, SIGTTOU, SIGUSR2};
+                                  SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2};
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -106,6 +110,11 @@ int main(int argc, char **argv)
     if (rc)
         return rc == CLI_EXIT_NOW ? 0 : 2;
     ss_log_set_level(opts.log_level);
+    if (opts.log_file && (rc = ss_log_open(opts.log_file)) < 0) {
+        fprintf(stderr, "socketserver: log file %s: %s\n", opts.log_file,
+                strerror(-rc));
+        return 1;
+    }
 
     ss_config_t cfg;
     config_from_options(&cfg, &opts);
@@ -124,7 +133,9 @@ int main(int argc, char **argv)
     ss_log(SS_LOG_INFO, "serving %s in %s mode on %s", cfg.handler->name,
            cfg.mode, ss_server_address(server));
 
+    cli_notify("READY=1");
     rc = ss_server_serve_forever(server);
+    cli_notify("STOPPING=1");
     if (rc < 0 && rc != SS_EWORKERS)
         ss_log(SS_LOG_ERROR, "serve: %s", strerror(-rc));
     ss_log(SS_LOG_INFO, "stopping: in-flight connections have %d ms",

@@ -28,6 +28,7 @@ static const char usage[] =
     "                    [--backlog N] [--max-datagram BYTES] [--nodelay]\n"
     "                    [--reuse-port] [--no-reuse-address]\n"
     "                    [--log-level error|warn|info|debug]\n"
+    "                    [--log-file PATH]\n"
     "                    [--delay MS] [--poem FILE] [--remote ADDR]\n"
     "                    [--root DIR] [--list] [--help] [--version]\n";
 
@@ -67,6 +68,7 @@ static const char help[] =
     "  --reuse-port       SO_REUSEPORT on the listener\n"
     "  --no-reuse-address no SO_REUSEADDR (on by default)\n"
     "  --log-level L      error, warn, info (default) or debug\n"
+    "  --log-file PATH    log there, not to standard error (USR1 reopens)\n"
     "  --list             list modes and handlers\n"
     "\n"
     "Handler options:\n"
@@ -78,7 +80,7 @@ static const char help[] =
     "\n"
     "Signals: TERM, INT graceful stop; QUIT fast stop; with workers also\n"
     "HUP reload (new workers, old ones drain), TTIN / TTOU one worker more\n"
-    "/ fewer, USR2 per-worker counters to the log.\n"
+    "/ fewer, USR2 per-worker counters to the log; USR1 reopens the log.\n"
     "\n"
     "Exit status: 0 after a clean stop, 1 when the server cannot run,\n"
     "2 for a bad command line, 3 when workers keep failing to start.\n";
@@ -213,6 +215,8 @@ static int apply_value(cli_options_t *o, const char *flag, const char *value)
         rc = parse_seconds(flag, value, &o->worker_timeout_ms);
     } else if (strcmp(flag, "--pidfile") == 0) {
         o->pidfile = value;
+    } else if (strcmp(flag, "--log-file") == 0) {
+        o->log_file = value;
     } else if (strcmp(flag, "--threads") == 0) {
         if (!(rc = parse_count(flag, value, 10000, &n)))
             o->pool_threads = (int)n;
@@ -284,7 +288,7 @@ static int takes_value(const char *flag)
         "--poem",    "--remote",  "--root",    "--poller", "--coro-stack",
         "--threads", "--pool-accept", "--workers", "--accept",
         "--max-requests", "--max-requests-jitter", "--worker-timeout",
-        "--pidfile"};
+        "--pidfile", "--log-file"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         if (strcmp(flag, flags[i]) == 0)
             return 1;

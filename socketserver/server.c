@@ -201,6 +201,30 @@ static int bind_address(ss_server_t *srv, const char *address, char *err,
     return fd;
 }
 
+/* systemd's socket activation: when LISTEN_PID names this process and
+ * LISTEN_FDS is at least 1, descriptor 3 is a socket already bound (and,
+ * for a stream, listening) for us.  Returns it, -1 when not activated, or
+ * -errno when it is not a socket of the kind asked for.  The variables are
+ * removed so that children do not take the socket for theirs. */
+static int activated_socket(const ss_config_t *cfg, char *err, size_t errlen)
+{
+    const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+    if (!pid || !fds || atol(pid) != (long)getpid() || atoi(fds) < 1)
+        return -1;
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    int type = 0;
+    socklen_t len = sizeof(type);
+    if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+        type != (cfg->datagram ? SOCK_DGRAM : SOCK_STREAM))
+        return fail(err, errlen, -ENOTSOCK,
+                    "LISTEN_FDS: descriptor 3 is not a %s socket",
+                    cfg->datagram ? "datagram" : "stream");
+    int rc = ss__set_nonblocking_cloexec(3);
+    return rc < 0 ? rc : 3;
+}
+
 static int record_bound_address(ss_server_t *srv)
 {
     struct sockaddr_storage ss;
@@ -310,7 +334,9 @@ int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
     atomic_init(&srv->hard_stop_at_ms, 0);
     atomic_init(&srv->shutdown_requested, 0);
 
-    srv->fd = rc = bind_address(srv, srv->cfg.address, err, errlen);
+    srv->fd = rc = activated_socket(&srv->cfg, err, errlen);
+    if (rc == -1) /* not socket-activated: bind it ourselves */
+        srv->fd = rc = bind_address(srv, srv->cfg.address, err, errlen);
     if (rc >= 0 && (rc = record_bound_address(srv)) < 0)
         fail(err, errlen, rc, "getsockname %s: %s", cfg->address,
              strerror(-rc));

@@ -211,7 +211,9 @@ void ss_config_init(ss_config_t *cfg);
 /* Create a server: bind and listen.  Returns 0 and *out, or a negative
  * errno with a message naming the address and the failing call in err
  * (may be NULL); on failure nothing is left behind (no descriptor, no
- * socket file). */
+ * socket file).  Under systemd socket activation (LISTEN_PID is this
+ * process, LISTEN_FDS >= 1) it serves the inherited descriptor 3 instead
+ * of binding the address. */
 int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
                      size_t errlen);
 
@@ -236,11 +238,14 @@ void ss_server_shutdown(ss_server_t *srv);
  *   reload       new workers start, the old ones finish and leave
  *   add_workers  one more (+1) or one fewer (-1) worker; never below 1
  *   report       log each worker's pid, connections served, connections
- *                open and uptime */
+ *                open and uptime
+ *   reopen_logs  ss_log_reopen in the master and every worker */
 void ss_server_stop_now(ss_server_t *srv);
 void ss_server_reload(ss_server_t *srv);
 void ss_server_add_workers(ss_server_t *srv, int delta);
 void ss_server_report(ss_server_t *srv);
+/* reopen_logs: ss_log_reopen here, and in every worker (SIGUSR1). */
+void ss_server_reopen_logs(ss_server_t *srv);
 
 /* serve_forever's error when workers keep failing at boot (the master
  * stops rather than respawn them in a loop). */
@@ -284,6 +289,12 @@ enum ss_log_level { SS_LOG_ERROR, SS_LOG_WARN, SS_LOG_INFO, SS_LOG_DEBUG };
 void ss_log(int level, const char *fmt, ...) SS_PRINTF(2, 3);
 void ss_log_set_level(int level);
 int ss_log_level(void);
+
+/* Log to a file instead (standard error is pointed at it, appending): 0
+ * or -errno.  ss_log_reopen opens it again under the same name, after a
+ * rotation; it is async-signal-safe. */
+int ss_log_open(const char *path);
+void ss_log_reopen(void);
 
 #ifdef __cplusplus
 }

@@ -45,6 +45,38 @@ int ss__make_pipe(int *r, int *w)
 }
 
 static atomic_int log_level = SS_LOG_INFO;
+static char log_path[4096]; /* ss_log_open's file, for ss_log_reopen */
+
+/* Point standard error (where ss_log writes) at path, appending. */
+static int redirect_stderr(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = dup2(fd, STDERR_FILENO) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+int ss_log_open(const char *path)
+{
+    if (strlen(path) >= sizeof(log_path))
+        return -ENAMETOOLONG;
+    int rc = redirect_stderr(path);
+    if (rc == 0)
+        strcpy(log_path, path);
+    return rc;
+}
+
+/* Async-signal-safe (open, dup2, close): after a log rotation moved the
+ * file away, log into a new one under the same name. */
+void ss_log_reopen(void)
+{
+    int saved = errno;
+    if (log_path[0])
+        redirect_stderr(log_path);
+    errno = saved;
+}
 
 void ss_log_set_level(int level) { atomic_store(&log_level, level); }
 

@@ -51,7 +51,7 @@ struct ss_master {
     int target;                /* how many should be serving */
     int boot_failures;         /* in a row */
     int alive_r, alive_w;      /* the master's lifeline: workers watch r */
-    atomic_int reload, delta, report;
+    atomic_int reload, delta, report, reopen;
     /* accept "reuseport": a listener per position, all made and held by
      * the master (position 0 is the server's own), so that none of them
      * ever goes away with connections queued while a worker is replaced:
@@ -129,26 +129,28 @@ void ss__workers_free(ss_server_t *srv)
 
 /* ---- In a worker ------------------------------------------------------- */
 
-static void on_worker_stop(int sig)
+static void on_worker_signal(int sig)
 {
-    if (sig == SIGQUIT)
+    if (sig == SIGUSR1)
+        ss_log_reopen();
+    else if (sig == SIGQUIT)
         ss_server_stop_now(worker_server);
     else
         ss_server_shutdown(worker_server);
 }
 
-/* The worker stops on TERM and INT (gracefully) and QUIT (at once), and
- * leaves the master's other signals to the master. */
+/* The worker stops on TERM and INT (gracefully) and QUIT (at once),
+ * reopens its log on USR1, and leaves the master's other signals to the
+ * master. */
 static void worker_signals(void)
 {
-    struct sigaction stop = {.sa_handler = on_worker_stop};
+    struct sigaction own = {.sa_handler = on_worker_signal};
     struct sigaction ign = {.sa_handler = SIG_IGN};
-    sigemptyset(&stop.sa_mask);
-    sigaction(SIGTERM, &stop, NULL);
-    sigaction(SIGINT, &stop, NULL);
-    sigaction(SIGQUIT, &stop, NULL);
-    const int ignored[] = {SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGTTIN,
-                           SIGTTOU};
+    sigemptyset(&own.sa_mask);
+    const int handled[] = {SIGTERM, SIGINT, SIGQUIT, SIGUSR1};
+    for (size_t i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
+        sigaction(handled[i], &own, NULL);
+    const int ignored[] = {SIGHUP, SIGUSR2, SIGPIPE, SIGTTIN, SIGTTOU};
     for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
         sigaction(ignored[i], &ign, NULL);
 }
@@ -429,6 +431,10 @@ static void handle_requests(ss_server_t *srv)
     ss_master_t *m = srv->master;
     if (atomic_exchange(&m->report, 0))
         report(srv);
+    if (atomic_exchange(&m->reopen, 0))
+        for (int i = 0; i < SS_MAX_WORKERS; i++)
+            if (m->workers[i].pid)
+                kill(m->workers[i].pid, SIGUSR1);
     if (atomic_exchange(&m->reload, 0)) { /* new workers; old ones drain */
         ss_log(SS_LOG_INFO, "reloading: starting %d new workers", m->target);
         for (int i = 0; i < SS_MAX_WORKERS; i++)
@@ -568,6 +574,15 @@ void ss_server_add_workers(ss_server_t *srv, int delta)
 {
     if (srv->master) {
         atomic_fetch_add(&srv->master->delta, delta);
+        wake(srv);
+    }
+}
+
+void ss_server_reopen_logs(ss_server_t *srv)
+{
+    ss_log_reopen();
+    if (srv->master) {
+        atomic_store(&srv->master->reopen, 1);
         wake(srv);
     }
 }

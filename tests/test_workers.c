@@ -6,6 +6,8 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -361,6 +363,140 @@ static void test_boot_failures_stop_the_master(void)
     CU_ASSERT_EQUAL(zombies, 0);
 }
 
+/* ---- Socket activation and readiness ----------------------------------- */
+
+/* Start the CLI the way systemd would: a listening socket on descriptor
+ * 3, LISTEN_PID/LISTEN_FDS naming it, NOTIFY_SOCKET for readiness. */
+static int start_activated(cli_proc_t *p, int listener, const char *notify)
+{
+    int out[2], err[2];
+    if (pipe(out) < 0 || pipe(err) < 0)
+        return -1;
+    memset(p, 0, sizeof(*p));
+    p->pid = fork();
+    if (p->pid == 0) {
+        char pid[32];
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        dup2(listener, 3);
+        fcntl(3, F_SETFD, 0); /* dup2 onto itself keeps close-on-exec */
+        for (int fd = 4; fd < 1024; fd++)
+            close(fd);
+        snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+        setenv("LISTEN_PID", pid, 1);
+        setenv("LISTEN_FDS", "1", 1);
+        setenv("NOTIFY_SOCKET", notify, 1);
+        execl(ts_cli_path(), ts_cli_path(), "--listen", "127.0.0.1:1",
+              "--handler", "thankyou", (char *)NULL);
+        _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    p->out = out[0];
+    p->err = err[0];
+    char line[300];
+    size_t n = 0;
+    while (n + 1 < sizeof(line)) { /* the "listening on" line */
+        struct pollfd pfd = {p->out, POLLIN, 0};
+        if (poll(&pfd, 1, 5000) != 1 || read(p->out, line + n, 1) != 1)
+            return -1;
+        if (line[n] == '\n')
+            break;
+        n++;
+    }
+    line[n] = '\0';
+    snprintf(p->address, sizeof(p->address), "%.200s", line + 13);
+    return strncmp(line, "listening on ", 13) == 0 ? 0 : -1;
+}
+
+static int notified(int fd, const char *want)
+{
+    char buf[64];
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (poll(&pfd, 1, 3000) != 1)
+        return 0;
+    ssize_t n = recv(fd, buf, sizeof(buf) - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    return strcmp(buf, want) == 0;
+}
+
+static void test_socket_activation(void)
+{
+    ss_config_t cfg;
+    ss_server_t *holder; /* makes a bound, listening socket to hand over */
+    ts_config(&cfg, TS_TCP4, "sync", &ss_handler_echo);
+    CU_ASSERT_FATAL(ss_server_create(&holder, &cfg, NULL, 0) == 0);
+    char notify_path[100], notify_addr[128];
+    ts_unix_path(notify_path, sizeof(notify_path));
+    snprintf(notify_addr, sizeof(notify_addr), "unix:%s", notify_path);
+    ss_config_t ncfg;
+    ss_server_t *notify; /* an unserved datagram socket: we only read it */
+    ts_config(&ncfg, TS_UNIX_DGRAM, "sync", &ss_handler_echo);
+    ncfg.address = notify_addr;
+    CU_ASSERT_FATAL(ss_server_create(&notify, &ncfg, NULL, 0) == 0);
+
+    cli_proc_t p;
+    int started = start_activated(&p, ss_server_fd(holder), notify_path);
+    if (started < 0) {
+        kill(p.pid, SIGKILL);
+        ts_cli_wait(&p, 1000);
+        fprintf(stderr, "\n  activated server: %s\n", p.errtext);
+    }
+    CU_ASSERT_FATAL(started == 0);
+    CU_ASSERT_STRING_EQUAL(p.address, ss_server_address(holder));
+    CU_ASSERT(notified(ss_server_fd(notify), "READY=1"));
+    CU_ASSERT(thanked(p.address));
+    kill(p.pid, SIGTERM);
+    CU_ASSERT(notified(ss_server_fd(notify), "STOPPING=1"));
+    CU_ASSERT_EQUAL(ts_cli_wait(&p, STOP_MS), 0);
+    ss_server_close(notify);
+    ss_server_close(holder);
+}
+
+/* ---- Log rotation ------------------------------------------------------ */
+
+static int file_has(const char *path, const char *text)
+{
+    char buf[16384];
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    buf[n] = '\0';
+    return strstr(buf, text) != NULL;
+}
+
+/* After the log file is moved away, USR1 makes the master and every worker
+ * write to a new file of the same name. */
+static void test_usr1_reopens_log(void)
+{
+    char log[128], moved[140];
+    snprintf(log, sizeof(log), "/tmp/ss-test-%ld.log", (long)getpid());
+    snprintf(moved, sizeof(moved), "%s.1", log);
+    const char *args[] = {"--workers", "2",     "--handler",  "http",
+                          "--root",    "/tmp", "--log-level", "info",
+                          "--log-file", log,    NULL};
+    cli_proc_t p;
+    CU_ASSERT_FATAL(ts_cli_start(&p, args, 1) == 0);
+    CU_ASSERT(await_workers(p.pid, 2, 2000) == 0);
+    CU_ASSERT(rename(log, moved) == 0);
+    kill(p.pid, SIGUSR1);
+    ts_sleep_ms(300);
+    kill(p.pid, SIGUSR2); /* the master's report: into the new file */
+    int fd = ts_connect(p.address, 0); /* a worker logs each request */
+    char buf[512];
+    ts_send_str(fd, "GET /ss-rotation-probe HTTP/1.0\r\n\r\n");
+    ts_read_all(fd, buf, sizeof(buf), 2000);
+    close(fd);
+    ts_sleep_ms(300);
+    CU_ASSERT(file_has(log, "served,"));
+    CU_ASSERT(file_has(log, "ss-rotation-probe"));
+    CU_ASSERT(!file_has(moved, "ss-rotation-probe"));
+    CU_ASSERT_EQUAL(stop(&p, SIGTERM), 0);
+    unlink(log);
+    unlink(moved);
+}
+
 void register_workers_tests(void)
 {
     CU_pSuite s = ts_suite("workers");
@@ -383,4 +519,8 @@ void register_workers_tests(void)
                 test_modes_under_workers);
     CU_add_test(s, "workers failing at boot stop the master",
                 test_boot_failures_stop_the_master);
+    CU_add_test(s, "socket activation: LISTEN_FDS, NOTIFY_SOCKET",
+                test_socket_activation);
+    CU_add_test(s, "USR1 reopens the log in the master and the workers",
+                test_usr1_reopens_log);
 }

@@ -97,6 +97,9 @@ static void config_from_options(ss_config_t *cfg, cli_options_t *o)
     cfg->max_requests = o->max_requests;
     cfg->max_requests_jitter = o->max_requests_jitter;
     cfg->worker_timeout_ms = o->worker_timeout_ms;
+    cfg->user = o->user;
+    cfg->group = o->group;
+    cfg->refuse_root = o->refuse_root;
     cfg->pool_threads = o->pool_threads;
     cfg->pool_accept = o->pool_accept;
     cfg->coro_stack_size = o->coro_stack;

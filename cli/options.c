@@ -20,6 +20,7 @@ static const char usage[] =
     "                    [--accept shared|lock|reuseport]\n"
     "                    [--max-requests N] [--max-requests-jitter J]\n"
     "                    [--worker-timeout SECONDS] [--pidfile PATH]\n"
+    "                    [--user U] [--group G] [--refuse-root]\n"
     "                    [--listen ADDR] [--udp] [--max-children N]\n"
     "                    [--max-threads N] [--thread-stack KIB]\n"
     "                    [--threads N] [--pool-accept queue|lock]\n"
@@ -47,6 +48,8 @@ static const char help[] =
     "  --max-requests-jitter J   plus a random 0..J\n"
     "  --worker-timeout S workers: kill one silent S seconds, replace it\n"
     "  --pidfile PATH     write the server's pid there while it runs\n"
+    "  --user U --group G serve as U (and G) once bound\n"
+    "  --refuse-root      refuse to serve as root\n"
     "  --handler NAME     what to say (default menu10086); see --list\n"
     "  --listen ADDR      HOST:PORT, [IPV6]:PORT or unix:PATH; port 0 picks\n"
     "                     a free port (default 127.0.0.1:8002)\n"
@@ -217,6 +220,10 @@ static int apply_value(cli_options_t *o, const char *flag, const char *value)
         o->pidfile = value;
     } else if (strcmp(flag, "--log-file") == 0) {
         o->log_file = value;
+    } else if (strcmp(flag, "--user") == 0) {
+        o->user = value;
+    } else if (strcmp(flag, "--group") == 0) {
+        o->group = value;
     } else if (strcmp(flag, "--threads") == 0) {
         if (!(rc = parse_count(flag, value, 10000, &n)))
             o->pool_threads = (int)n;
@@ -274,6 +281,8 @@ static int apply_switch(cli_options_t *o, const char *flag)
         o->reuse_port = 1;
     else if (strcmp(flag, "--no-reuse-address") == 0)
         o->reuse_address = 0;
+    else if (strcmp(flag, "--refuse-root") == 0)
+        o->refuse_root = 1;
     else
         return 1;
     return 0;
@@ -288,7 +297,7 @@ static int takes_value(const char *flag)
         "--poem",    "--remote",  "--root",    "--poller", "--coro-stack",
         "--threads", "--pool-accept", "--workers", "--accept",
         "--max-requests", "--max-requests-jitter", "--worker-timeout",
-        "--pidfile", "--log-file"};
+        "--pidfile", "--log-file", "--user", "--group"};
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         if (strcmp(flag, flags[i]) == 0)
             return 1;

@@ -11,7 +11,8 @@
 
 typedef struct cli_options {
     const char *mode, *handler, *listen, *poller, *pool_accept, *accept;
-    const char *pidfile, *log_file;
+    const char *pidfile, *log_file, *user, *group;
+    int refuse_root;
     int udp, nodelay, reuse_port, reuse_address;
     int max_children, max_threads, pool_threads, backlog;
     int workers, max_requests, max_requests_jitter, worker_timeout_ms;

@@ -118,6 +118,8 @@ struct ss_server {
      * lifeline (EOF: the master died) and when to recycle. */
     ss_master_t *master;
     ss_shared_t *shared;
+    uid_t run_uid; /* workers drop to these (user, group); -1: keep */
+    gid_t run_gid;
     ss_worker_slot_t *slot;
     int parent_fd;
     long recycle_after;
@@ -185,6 +187,10 @@ int ss__event_wait(ss_request_t *req, struct pollfd *fds, unsigned nfds,
                    long long deadline_ms);
 void ss__event_maybe_yield(ss_request_t *req);
 void ss__event_forget(ss_request_t *req, int fd);
+
+/* privileges.c */
+int ss__resolve_identity(ss_server_t *srv, char *err, size_t errlen);
+int ss__drop_privileges(ss_server_t *srv, char *err, size_t errlen);
 
 /* workers.c */
 int ss__workers_prepare(ss_server_t *srv, char *err, size_t errlen);

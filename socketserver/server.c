@@ -346,6 +346,10 @@ int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
     if (rc >= 0 && srv->cfg.datagram &&
         !(srv->datagram_buf = malloc(srv->cfg.max_datagram)))
         rc = fail(err, errlen, -ENOMEM, "out of memory");
+    if (rc >= 0)
+        rc = ss__resolve_identity(srv, err, errlen);
+    if (rc >= 0 && srv->cfg.workers == 0) /* workers drop in each worker */
+        rc = ss__drop_privileges(srv, err, errlen);
     if (rc >= 0 && srv->cfg.workers > 0)
         rc = ss__workers_prepare(srv, err, errlen); /* modes open in workers */
     else if (rc >= 0 && (rc = srv->mode->open(srv)) < 0)

@@ -192,6 +192,11 @@ typedef struct ss_config {
     int worker_timeout_ms;    /* workers: kill one silent this long */
     int (*worker_init)(ss_server_t *srv); /* in each new worker; <0: it
                                  failed to boot */
+    const char *user;         /* serve as this user (and its group, or
+                                 `group`): dropped after the bind, in each
+                                 worker or in this process */
+    const char *group;
+    int refuse_root;          /* refuse to serve as root */
     int block_on_close;       /* close waits for in-flight requests */
     int grace_ms;             /* ...for this long, then stops them */
 

@@ -215,6 +215,8 @@ static void run_worker(ss_server_t *srv, int slot, int sock)
 
     char err[256] = "";
     int rc = own_pipes(srv);
+    if (rc == 0)
+        rc = ss__drop_privileges(srv, err, sizeof(err));
     if (rc == 0 && (rc = srv->mode->open(srv)) < 0)
         snprintf(err, sizeof(err), "%s mode: %s", srv->mode->name,
                  strerror(-rc));

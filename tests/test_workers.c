@@ -497,6 +497,44 @@ static void test_usr1_reopens_log(void)
     unlink(moved);
 }
 
+/* The real uid of a process, from /proc; -1 if it is gone. */
+static long uid_of(pid_t pid)
+{
+    char path[64], line[256];
+    long uid = -1;
+    snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof(line), f))
+        if (sscanf(line, "Uid: %ld", &uid) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return uid;
+}
+
+/* --user nobody: the master keeps its identity, the workers serve as
+ * nobody.  Run without root, the workers cannot drop to it: they fail to
+ * start and the master stops with status 3. */
+static void test_workers_drop_privileges(void)
+{
+    const char *args[] = {"--workers", "2",      "--user", "nobody",
+                          "--handler", "thankyou", NULL};
+    cli_proc_t p;
+    CU_ASSERT_FATAL(start(&p, args) == 0);
+    if (geteuid() != 0) {
+        CU_ASSERT_EQUAL(ts_cli_wait(&p, 5000), 3);
+        return;
+    }
+    pid_t workers[4];
+    CU_ASSERT_FATAL(await_workers(p.pid, 2, 2000) == 0);
+    worker_pids(p.pid, workers, 4);
+    CU_ASSERT_EQUAL(uid_of(p.pid), 0);
+    CU_ASSERT_EQUAL(uid_of(workers[0]), 65534);
+    CU_ASSERT_EQUAL(uid_of(workers[1]), 65534);
+    CU_ASSERT(thanked(p.address));
+    CU_ASSERT_EQUAL(stop(&p, SIGTERM), 0);
+}
+
 void register_workers_tests(void)
 {
     CU_pSuite s = ts_suite("workers");
@@ -523,4 +561,6 @@ void register_workers_tests(void)
                 test_socket_activation);
     CU_add_test(s, "USR1 reopens the log in the master and the workers",
                 test_usr1_reopens_log);
+    CU_add_test(s, "--user: workers serve as nobody, the master does not",
+                test_workers_drop_privileges);
 }

@@ -17,7 +17,7 @@
 static const char usage[] =
     "usage: socketserver [--mode sync|fork|thread|prethread|event|prefork]\n"
     "                    [--handler NAME] [--workers N]\n"
-    "                    [--accept shared|lock|reuseport]\n"
+    "                    [--accept shared|lock|reuseport|pass]\n"
     "                    [--max-requests N] [--max-requests-jitter J]\n"
     "                    [--worker-timeout SECONDS] [--pidfile PATH]\n"
     "                    [--user U] [--group G] [--refuse-root]\n"
@@ -43,7 +43,8 @@ static const char help[] =
     "                     prefork: --workers 2 x cores --mode sync\n"
     "  --workers N        N worker processes under a master, each running\n"
     "                     the mode (default 0: one process)\n"
-    "  --accept S         workers: shared (default), lock or reuseport\n"
+    "  --accept S         workers: shared (default), lock, reuseport or pass\n"
+    "                     (the master accepts and hands connections over)\n"
     "  --max-requests N   workers: recycle a worker after N connections,\n"
     "  --max-requests-jitter J   plus a random 0..J\n"
     "  --worker-timeout S workers: kill one silent S seconds, replace it\n"
@@ -205,9 +206,9 @@ static int apply_value(cli_options_t *o, const char *flag, const char *value)
     } else if (strcmp(flag, "--accept") == 0) {
         o->accept = value;
         if (strcmp(value, "shared") && strcmp(value, "lock") &&
-            strcmp(value, "reuseport"))
-            return bad("%s: expected shared, lock or reuseport, got '%s'",
-                       flag, value);
+            strcmp(value, "reuseport") && strcmp(value, "pass"))
+            return bad("%s: expected shared, lock, reuseport or pass, got "
+                       "'%s'", flag, value);
     } else if (strcmp(flag, "--max-requests") == 0) {
         if (!(rc = parse_count(flag, value, INT_MAX, &n)))
             o->max_requests = (int)n;

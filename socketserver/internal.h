@@ -80,6 +80,7 @@ typedef struct ss_worker_slot {
     atomic_llong started_ms;
     atomic_long served;      /* connections (or datagrams) taken */
     atomic_long open;        /* of those, not yet finished */
+    atomic_int retire;       /* accept "pass": it asks to be recycled */
 } ss_worker_slot_t;
 
 typedef struct ss_shared {
@@ -122,6 +123,7 @@ struct ss_server {
     gid_t run_gid;
     ss_worker_slot_t *slot;
     int parent_fd;
+    int passed; /* accept "pass": fd is a channel the master writes to */
     long recycle_after;
     atomic_int stop_now; /* fast stop asked (SIGQUIT) */
 };
@@ -180,6 +182,8 @@ void ss__server_cancel_requests(ss_server_t *srv);
 long long ss__grace_deadline_ms(const ss_server_t *srv);
 void ss__close_fd(int *fd);
 ss_request_t *ss__server_take_request(ss_server_t *srv);
+int ss__accept_raw(ss_server_t *srv, struct sockaddr_storage *peer,
+                   socklen_t *len);
 int ss__bind_again(ss_server_t *srv, char *err, size_t errlen);
 
 /* mode_event.c: the wait seam when req->task is set */

@@ -279,11 +279,13 @@ static int open_handler(ss_server_t *srv, char *err, size_t errlen)
     return rc;
 }
 
-static int one_of(const char *value, const char *a, const char *b,
-                  const char *c)
+/* value is NULL (the default) or one of the NULL-terminated names. */
+static int one_of(const char *value, const char *const *names)
 {
-    return !value || !strcmp(value, a) || !strcmp(value, b) ||
-           (c && !strcmp(value, c));
+    for (; value && *names; names++)
+        if (!strcmp(value, *names))
+            return 1;
+    return !value;
 }
 
 /* Options checked here rather than when a mode opens: with workers, the
@@ -298,12 +300,20 @@ static int check_config(const ss_config_t *cfg, char *err, size_t errlen)
         return fail(err, errlen, -EINVAL, "no address given");
     if (cfg->poller && *cfg->poller && !ss__poller_find(cfg->poller))
         return fail(err, errlen, -EINVAL, "unknown poller '%s'", cfg->poller);
-    if (!one_of(cfg->pool_accept, "queue", "lock", NULL))
+    static const char *const designs[] = {"queue", "lock", NULL};
+    static const char *const strategies[] = {"shared", "lock", "reuseport",
+                                              "pass", NULL};
+    if (!one_of(cfg->pool_accept, designs))
         return fail(err, errlen, -EINVAL, "unknown pool accept design '%s'",
                     cfg->pool_accept);
-    if (!one_of(cfg->accept, "shared", "lock", "reuseport"))
+    if (!one_of(cfg->accept, strategies))
         return fail(err, errlen, -EINVAL, "unknown accept strategy '%s'",
                     cfg->accept);
+    if (cfg->workers > 0 && cfg->accept && !strcmp(cfg->accept, "pass") &&
+        cfg->datagram)
+        return fail(err, errlen, -EINVAL,
+                    "accept pass needs a stream server (connections to hand "
+                    "over)");
     if (cfg->workers > 0 && cfg->accept && !strcmp(cfg->accept, "reuseport") &&
         !strncmp(cfg->address, "unix:", 5))
         return fail(err, errlen, -EINVAL,
@@ -432,17 +442,51 @@ static int verified(ss_server_t *srv, ss_request_t *req)
     return 0;
 }
 
+/* accept(2) with the error handling every caller needs: the descriptor,
+ * or -1 (retry later; a lack of descriptors pauses accepting). */
+int ss__accept_raw(ss_server_t *srv, struct sockaddr_storage *peer,
+                   socklen_t *len)
+{
+    *len = sizeof(*peer);
+    int fd = accept(srv->fd, (struct sockaddr *)peer, len);
+    if (fd < 0 && !accept_error_is_transient(errno))
+        pause_accepting(srv, errno);
+    return fd;
+}
+
+/* A connection handed over by the master (accept "pass"): one message per
+ * connection, its descriptor as SCM_RIGHTS and its peer address as data.
+ * The descriptor, or -1. */
+static int receive_passed(ss_server_t *srv, struct sockaddr_storage *peer,
+                          socklen_t *len)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    struct iovec iov = {peer, sizeof(*peer)};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    ssize_t n = recvmsg(srv->fd, &msg, 0);
+    struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+        return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+    *len = (socklen_t)n;
+    return fd;
+}
+
 /* A new connection, or NULL when there was none after all. */
 static ss_request_t *accept_one(ss_server_t *srv)
 {
     struct sockaddr_storage peer;
-    socklen_t len = sizeof(peer);
-    int fd = accept(srv->fd, (struct sockaddr *)&peer, &len);
-    if (fd < 0) {
-        if (!accept_error_is_transient(errno))
-            pause_accepting(srv, errno);
+    socklen_t len;
+    int fd = srv->passed ? receive_passed(srv, &peer, &len)
+                         : ss__accept_raw(srv, &peer, &len);
+    if (fd < 0)
         return NULL;
-    }
     if (ss__set_nonblocking_cloexec(fd) < 0) {
         close(fd);
         return NULL;

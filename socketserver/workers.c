@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -41,6 +42,7 @@ typedef struct worker {
     int lifeline;       /* read end: hangup when the worker has exited */
     int slot;
     int sock;           /* accept "reuseport": its listener's position */
+    int channel;        /* accept "pass": the master's end, or -1 */
     long long told_ms;  /* when it was told to stop (0: not told) */
     long long kill_at;  /* when to SIGKILL it if still there (0: never) */
     int aborted;        /* SIGABRT sent by the watchdog */
@@ -58,6 +60,7 @@ struct ss_master {
      * the replacement takes over its predecessor's position. */
     int reuseport;
     int sock_fd[SS_MAX_WORKERS];
+    int pass; /* accept "pass": the master accepts and hands over */
 };
 
 static ss_server_t *worker_server; /* in a worker: for its signal handlers */
@@ -96,6 +99,7 @@ int ss__workers_prepare(ss_server_t *srv, char *err, size_t errlen)
     srv->master->target = srv->cfg.workers;
     srv->master->reuseport = srv->cfg.accept &&
                              !strcmp(srv->cfg.accept, "reuseport");
+    srv->master->pass = srv->cfg.accept && !strcmp(srv->cfg.accept, "pass");
     for (int i = 0; i < SS_MAX_WORKERS; i++)
         srv->master->sock_fd[i] = -1;
     srv->master->sock_fd[0] = srv->fd;
@@ -112,8 +116,10 @@ void ss__workers_free(ss_server_t *srv)
     ss_master_t *m = srv->master;
     if (m) {
         for (int i = 0; i < SS_MAX_WORKERS; i++) {
-            if (m->workers[i].pid)
+            if (m->workers[i].pid) {
                 close(m->workers[i].lifeline);
+                ss__close_fd(&m->workers[i].channel);
+            }
             if (i > 0) /* 0 is the server's own listener */
                 ss__close_fd(&m->sock_fd[i]);
         }
@@ -181,15 +187,32 @@ static void keep_own_listener(ss_server_t *srv, ss_master_t *m, int sock)
     }
 }
 
+/* accept "pass": connections the master handed over before it stopped
+ * sending to this worker are served, not lost with the channel. */
+static void serve_queued_passes(ss_server_t *srv)
+{
+    ss_request_t *req;
+    while (srv->passed && (req = ss__server_take_request(srv)))
+        srv->mode->process(srv, req);
+}
+
 /* Become worker `slot`: drop the master's state, start the mode, serve
  * until told to stop, finish the requests in flight, exit. */
-static void run_worker(ss_server_t *srv, int slot, int sock)
+static void run_worker(ss_server_t *srv, int slot, int sock, int channel)
 {
     ss_master_t *m = srv->master;
     keep_own_listener(srv, m, sock);
+    if (channel >= 0) { /* accept "pass": connections come from the master */
+        ss__close_fd(&srv->fd);
+        ss__set_nonblocking_cloexec(channel); /* the loop polls, never blocks */
+        srv->fd = channel;
+        srv->passed = 1;
+    }
     for (int i = 0; i < SS_MAX_WORKERS; i++)
-        if (m->workers[i].pid)
+        if (m->workers[i].pid) {
             close(m->workers[i].lifeline);
+            ss__close_fd(&m->workers[i].channel);
+        }
     close(m->alive_w);
     srv->parent_fd = m->alive_r;
     free(m);
@@ -204,6 +227,7 @@ static void run_worker(ss_server_t *srv, int slot, int sock)
     atomic_store(&s->alive_ms, now);
     atomic_store(&s->served, 0);
     atomic_store(&s->open, 0);
+    atomic_store(&s->retire, 0);
     srv->slot = s;
     unsigned seed = (unsigned)getpid() ^ (unsigned)now;
     if (srv->cfg.max_requests > 0)
@@ -228,6 +252,7 @@ static void run_worker(ss_server_t *srv, int slot, int sock)
         _exit(SS_WORKER_BOOT_FAILED);
     }
     rc = ss_server_serve_forever(srv);
+    serve_queued_passes(srv);
     ss_server_close(srv);
     fflush(NULL);
     _exit(rc < 0 ? 1 : 0);
@@ -250,7 +275,10 @@ void ss__worker_took(ss_server_t *srv)
     atomic_fetch_add(&srv->slot->open, 1);
     if (srv->recycle_after && served == srv->recycle_after) {
         ss_log(SS_LOG_INFO, "worker recycling after %ld connections", served);
-        ss_server_shutdown(srv);
+        if (srv->passed) /* the master must stop sending first */
+            atomic_store(&srv->slot->retire, 1);
+        else
+            ss_server_shutdown(srv);
     }
 }
 
@@ -336,30 +364,51 @@ static void drop_unneeded_socks(ss_master_t *m)
     }
 }
 
+/* accept "pass": a channel that keeps message boundaries, one message
+ * per connection.  The master's end in ends[0]. */
+static int make_channel(ss_master_t *m, int ends[2])
+{
+    ends[0] = ends[1] = -1;
+    if (!m->pass)
+        return 0;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ends) < 0)
+        return -errno;
+    ss__set_nonblocking_cloexec(ends[0]);
+    return 0;
+}
+
 static int spawn(ss_server_t *srv)
 {
     ss_master_t *m = srv->master;
-    int i = free_slot(m), life[2];
+    int i = free_slot(m), life[2], chan[2];
     int sock = free_sock(srv);
     if (sock < -1)
         return sock;
-    if (i < 0 || pipe(life) < 0)
+    if (i < 0 || make_channel(m, chan) < 0)
         return -EAGAIN;
+    if (pipe(life) < 0) {
+        ss__close_fd(&chan[0]);
+        ss__close_fd(&chan[1]);
+        return -EAGAIN;
+    }
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0) {
         close(life[0]);
-        run_worker(srv, i, sock); /* never returns */
+        ss__close_fd(&chan[0]);
+        run_worker(srv, i, sock, chan[1]); /* never returns */
     }
     close(life[1]);
+    ss__close_fd(&chan[1]);
     if (pid < 0) {
         close(life[0]);
+        ss__close_fd(&chan[0]);
         ss_log(SS_LOG_ERROR, "fork: %s", strerror(errno));
         return -errno;
     }
     ss__set_nonblocking_cloexec(life[0]);
-    m->workers[i] =
-        (worker_t){.pid = pid, .lifeline = life[0], .slot = i, .sock = sock};
+    m->workers[i] = (worker_t){.pid = pid, .lifeline = life[0], .slot = i,
+                               .sock = sock, .channel = chan[0]};
     ss_log(SS_LOG_INFO, "worker %ld started", (long)pid);
     return 0;
 }
@@ -392,9 +441,75 @@ static void reap(ss_server_t *srv, worker_t *w)
                WIFSIGNALED(status) ? "killed by signal" : "exited with",
                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
     close(w->lifeline);
+    ss__close_fd(&w->channel);
     atomic_store(&srv->shared->slots[w->slot].pid, 0);
     *w = (worker_t){0};
     drop_unneeded_socks(m);
+}
+
+/* ---- accept "pass": the master accepts and hands over ------------------ */
+
+/* The serving worker with the fewest open connections whose channel has
+ * room now, or NULL: then the master does not accept (back-pressure). */
+static worker_t *least_loaded(ss_server_t *srv)
+{
+    ss_master_t *m = srv->master;
+    worker_t *best = NULL;
+    long best_open = 0;
+    for (int i = 0; i < SS_MAX_WORKERS; i++) {
+        worker_t *w = &m->workers[i];
+        struct pollfd p = {w->channel, POLLOUT, 0};
+        if (!w->pid || w->told_ms || poll(&p, 1, 0) != 1 ||
+            !(p.revents & POLLOUT))
+            continue;
+        long open = atomic_load(&srv->shared->slots[w->slot].open);
+        if (!best || open < best_open) {
+            best = w;
+            best_open = open;
+        }
+    }
+    return best;
+}
+
+/* Send one connection: its descriptor as SCM_RIGHTS, its peer address as
+ * the message.  0, or -1 when the channel would not take it. */
+static int hand_over(worker_t *w, int fd, const struct sockaddr_storage *peer,
+                     socklen_t len)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    memset(&control, 0, sizeof(control));
+    struct iovec iov = {(void *)peer, len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(c), &fd, sizeof(fd));
+    return sendmsg(w->channel, &msg, MSG_NOSIGNAL) < 0 ? -1 : 0;
+}
+
+/* Accept what is waiting (a bounded batch) and pass each connection on. */
+static void pass_connections(ss_server_t *srv)
+{
+    for (int i = 0; i < 64; i++) {
+        worker_t *w = least_loaded(srv);
+        struct sockaddr_storage peer;
+        socklen_t len;
+        int fd = w ? ss__accept_raw(srv, &peer, &len) : -1;
+        if (fd < 0)
+            return;
+        while (w && hand_over(w, fd, &peer, len) < 0)
+            w = least_loaded(srv); /* that channel filled up meanwhile */
+        if (!w)
+            ss_log(SS_LOG_ERROR, "no worker can take a connection; "
+                   "closing it");
+        close(fd); /* the worker has its own copy now */
+    }
 }
 
 /* A worker whose heartbeat stopped is stuck in a handler. */
@@ -460,19 +575,24 @@ static void handle_requests(ss_server_t *srv)
 static int master_pass(ss_server_t *srv)
 {
     ss_master_t *m = srv->master;
-    struct pollfd pfd[SS_MAX_WORKERS + 1];
-    int who[SS_MAX_WORKERS + 1], n = 0;
+    struct pollfd pfd[SS_MAX_WORKERS + 2];
+    int who[SS_MAX_WORKERS + 2], n = 0;
     pfd[n++] = (struct pollfd){srv->wake_r, POLLIN, 0};
+    int accepting = m->pass && ss__now_ms() >= srv->accept_paused_until_ms &&
+                    least_loaded(srv);
+    pfd[n++] = (struct pollfd){accepting ? srv->fd : -1, POLLIN, 0};
     for (int i = 0; i < SS_MAX_WORKERS; i++)
         if (m->workers[i].pid) {
             who[n] = i;
             pfd[n++] = (struct pollfd){m->workers[i].lifeline, POLLIN, 0};
         }
-    poll(pfd, (nfds_t)n, PASS_MS);
+    poll(pfd, (nfds_t)n, m->pass && !accepting ? 10 : PASS_MS);
     char buf[64];
     while (read(srv->wake_r, buf, sizeof(buf)) > 0) {
     }
-    for (int k = 1; k < n; k++)
+    if (pfd[1].revents)
+        pass_connections(srv);
+    for (int k = 2; k < n; k++)
         if (pfd[k].revents)
             reap(srv, &m->workers[who[k]]);
     if (atomic_load(&srv->shutdown_requested) || atomic_load(&srv->stop_now))
@@ -483,6 +603,9 @@ static int master_pass(ss_server_t *srv)
         worker_t *w = &m->workers[i];
         if (w->pid && w->kill_at && now >= w->kill_at)
             kill(w->pid, SIGKILL);
+        else if (w->pid && !w->told_ms &&
+                 atomic_load(&srv->shared->slots[w->slot].retire))
+            tell(srv, w, SIGTERM); /* marked told: nothing more is sent */
         else if (w->pid)
             watchdog(srv, w, now);
     }

@@ -116,8 +116,8 @@ static void *hammer(void *arg)
 /* Four clients at once, 250 connections each, on 3 workers. */
 static void test_strategies_serve_1000(void)
 {
-    const char *const strategies[] = {"shared", "lock", "reuseport"};
-    for (int s = 0; s < 3; s++) {
+    const char *const strategies[] = {"shared", "lock", "reuseport", "pass"};
+    for (int s = 0; s < 4; s++) {
         const char *args[] = {"--workers", "3",          "--accept",
                               strategies[s], "--handler", "thankyou",
                               NULL};
@@ -209,12 +209,14 @@ static void test_hup_reload(void)
     CU_ASSERT_EQUAL(stop(&p, SIGTERM), 0);
 }
 
-/* max-requests: workers are recycled (new pids), no connection is lost. */
-static void test_max_requests_recycles(void)
+/* max-requests: workers are recycled (new pids), no connection is lost,
+ * also when the master hands the connections over (accept pass). */
+static void check_recycling(const char *strategy)
 {
-    const char *args[] = {"--workers",        "2",  "--max-requests", "10",
-                          "--max-requests-jitter", "5", "--handler",
-                          "thankyou",         NULL};
+    const char *args[] = {"--workers",  "2",       "--max-requests",
+                          "10",         "--max-requests-jitter",
+                          "5",          "--accept", strategy,
+                          "--handler",  "thankyou", NULL};
     cli_proc_t p;
     CU_ASSERT_FATAL(start(&p, args) == 0);
     pid_t seen[64];
@@ -230,6 +232,12 @@ static void test_max_requests_recycles(void)
     CU_ASSERT_EQUAL(ok, 100);
     CU_ASSERT(nseen >= 5); /* 100 connections, at most 15 per worker */
     CU_ASSERT_EQUAL(stop(&p, SIGTERM), 0);
+}
+
+static void test_max_requests_recycles(void)
+{
+    check_recycling("shared");
+    check_recycling("pass");
 }
 
 /* A sync worker stuck in a handler stops beating: it is replaced. */
@@ -538,7 +546,7 @@ static void test_workers_drop_privileges(void)
 void register_workers_tests(void)
 {
     CU_pSuite s = ts_suite("workers");
-    CU_add_test(s, "shared, lock, reuseport: 1000 connections, 4 clients",
+    CU_add_test(s, "shared, lock, reuseport, pass: 1000 connections each",
                 test_strategies_serve_1000);
     CU_add_test(s, "kill -9 of a worker: replaced within 1 s",
                 test_killed_worker_replaced);

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,36 @@ void ts_sleep_ms(int ms)
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
     while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
     }
+}
+
+const char *const ts_modes[TS_NMODES] = {
+    "sync",  "fork",       "thread",      "prethread", "prethread-lock",
+    "event", "event-poll", "event-select"};
+
+char ts_where[160];
+
+int ts_check(int ok, const char *cond, const char *file, unsigned line)
+{
+    char msg[400];
+    snprintf(msg, sizeof(msg), "[%s] %s", ts_where, cond);
+    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, file, "",
+                            CU_FALSE);
+    return ok;
+}
+
+void ts_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "\n    [%s] ", ts_where);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+}
+
+void ts_hang_up(int fd)
+{
+    shutdown(fd, SHUT_RDWR);
+    close(fd);
 }
 
 long long ts_now_ms(void)

@@ -16,6 +16,25 @@
 /* A suite whose every test runs under a watchdog (SIGALRM after 60 s). */
 CU_pSuite ts_suite(const char *name);
 
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Every mode, as ts_config names them: each concurrent design and poller. */
+extern const char *const ts_modes[];
+#define TS_NMODES 8
+
+/* Checks that say which case failed: set ts_where to the running case
+ * ("tcp4/fork, long line") and use CHECK(cond) instead of CU_ASSERT; it
+ * returns whether cond held.  ts_note prints a line about the case. */
+extern char ts_where[160];
+int ts_check(int ok, const char *cond, const char *file, unsigned line);
+#define CHECK(cond) ts_check((cond) != 0, #cond, __FILE__, __LINE__)
+void ts_note(const char *fmt, ...) SS_PRINTF(1, 2);
+
+/* End a client connection.  shutdown() first: in fork mode every child
+ * inherits this process's descriptors, client ends included, so close()
+ * alone would not end the connection while a child holds a copy. */
+void ts_hang_up(int fd);
+
 /* ---- A server serving in a background thread --------------------------- */
 typedef struct test_server {
     ss_server_t *srv;

@@ -23,7 +23,6 @@
 #define FLOOD_LAG (32 << 10)  /* the writer waits for the reader */
 #define FLOOD_MS 20000        /* the whole flood within this */
 #define PING_MS 1000          /* a line across the room within this */
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 #define WELCOME_FMT                                                            \
     "* welcome, %s: /nick NAME renames you, /who lists the room, /quit "       \
@@ -36,27 +35,8 @@
 
 /* ---- Checks that say which case failed ----------------------------------- */
 
-static char where[96];
 
-static int check(int ok, const char *cond, unsigned line)
-{
-    char msg[320];
-    snprintf(msg, sizeof(msg), "[%s] %s", where, cond);
-    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, "",
-                            CU_FALSE);
-    return ok;
-}
-#define CHECK(cond) check((cond) != 0, #cond, __LINE__)
 
-static void note(const char *fmt, ...) SS_PRINTF(1, 2);
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "\n    [%s] ", where);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- Clients that read line by line -------------------------------------- */
 
@@ -122,7 +102,7 @@ static int expect(client_t *c, const char *want)
     ssize_t n = read_line(c, line, sizeof(line), T);
     if (n >= 0 && strcmp(line, want) == 0)
         return 1;
-    note("%s: expected \"%s\", got %s\"%s\"", c->name, want,
+    ts_note("%s: expected \"%s\", got %s\"%s\"", c->name, want,
          n < 0 ? "nothing " : "", n < 0 ? "" : line);
     return 0;
 }
@@ -144,7 +124,7 @@ static int quiet(client_t *c)
     struct pollfd pfd = {c->fd, POLLIN, 0};
     if (c->len == 0 && poll(&pfd, 1, QUIET_MS) == 0)
         return 1;
-    note("%s: expected silence", c->name);
+    ts_note("%s: expected silence", c->name);
     return 0;
 }
 
@@ -260,7 +240,7 @@ static void test_chat_room(void)
 {
     static const ts_kind_t kinds[] = {TS_TCP4, TS_TCP6};
     for (size_t k = 0; k < COUNT(kinds); k++) {
-        snprintf(where, sizeof(where), "%s/%s", ts_kind_name(kinds[k]), room_mode);
+        snprintf(ts_where, sizeof(ts_where), "%s/%s", ts_kind_name(kinds[k]), room_mode);
         room_case(kinds[k]);
     }
 }
@@ -297,7 +277,7 @@ static void bad_commands(client_t *a, client_t *b)
     for (size_t i = 0; i < COUNT(cases); i++) {
         CHECK(say(a, cases[i].send) == 0);
         if (!CHECK(expect(a, cases[i].answer)))
-            note("...after \"%s\"", cases[i].send);
+            ts_note("...after \"%s\"", cases[i].send);
     }
     CHECK(say(a, "\n\r\n") == 0); /* empty lines: nothing at all */
     CHECK(quiet(a) && quiet(b));
@@ -353,7 +333,7 @@ static void odd_lines(client_t *a, client_t *b)
 
 static void test_chat_bad_input(void)
 {
-    snprintf(where, sizeof(where), "tcp4/%s, bad input", room_mode);
+    snprintf(ts_where, sizeof(ts_where), "tcp4/%s, bad input", room_mode);
     test_server_t ts;
     client_t c[2];
     clients_init(c, 2);
@@ -422,7 +402,7 @@ static int hear_flood(client_t *b, flood_t *f, const char *prefix,
         ssize_t n =
             read_line(b, line, sizeof(line), (int)(deadline - ts_now_ms()));
         if (!CHECK(n > 0)) {
-            note("flood: heard %zu of %zu lines", i, f->lines);
+            ts_note("flood: heard %zu of %zu lines", i, f->lines);
             break;
         }
         if (strcmp(line, notice) == 0) {
@@ -433,7 +413,7 @@ static int hear_flood(client_t *b, flood_t *f, const char *prefix,
         flood_line(text, i++);
         snprintf(want, sizeof(want), "%s%.*s", prefix, FLOOD_LINE, text);
         if (!CHECK(strcmp(line, want) == 0)) {
-            note("flood line %zu: got \"%.60s\"", i - 1, line);
+            ts_note("flood line %zu: got \"%.60s\"", i - 1, line);
             break;
         }
     }
@@ -470,7 +450,7 @@ static void slow_case(client_t *a, client_t *b, client_t *slow)
         return;
     int notices = hear_flood(b, &f, prefix, notice);
     pthread_join(tid, NULL);
-    note("%zu lines past a slow reader in %lld ms", f.lines, ts_now_ms() - t0);
+    ts_note("%zu lines past a slow reader in %lld ms", f.lines, ts_now_ms() - t0);
     CHECK(f.rc == 0);
     CHECK(notices == 1);
     CHECK(expect(a, notice));
@@ -485,7 +465,7 @@ static void slow_case(client_t *a, client_t *b, client_t *slow)
 
 static void test_chat_slow_reader(void)
 {
-    snprintf(where, sizeof(where), "tcp4/%s, slow reader", room_mode);
+    snprintf(ts_where, sizeof(ts_where), "tcp4/%s, slow reader", room_mode);
     test_server_t ts;
     client_t c[3];
     clients_init(c, 3);
@@ -506,7 +486,7 @@ static void test_chat_slow_reader(void)
 
 static void test_chat_sync(void)
 {
-    snprintf(where, sizeof(where), "tcp4/sync");
+    snprintf(ts_where, sizeof(ts_where), "tcp4/sync");
     test_server_t ts;
     client_t c;
     clients_init(&c, 1);
@@ -539,26 +519,32 @@ static void test_chat_sync(void)
 
 static void test_chat_refused(void)
 {
-    snprintf(where, sizeof(where), "fork and datagram refused");
+    snprintf(ts_where, sizeof(ts_where), "fork, workers, datagram refused");
     static const struct {
         ts_kind_t kind;
-        const char *mode, *want;
+        const char *mode;
+        int workers;
+        const char *want;
     } cases[] = {
-        {TS_TCP4, "fork",
-         "chat: needs one shared room; run it in thread or sync mode (fork "
-         "gives each client its own process)"},
-        {TS_UDP4, "thread", "chat: needs stream connections"},
+        {TS_TCP4, "fork", 0,
+         "chat: needs one shared room; run it in thread or sync mode in one "
+         "process (fork gives clients processes of their own)"},
+        {TS_TCP4, "thread", 2,
+         "chat: needs one shared room; run it in thread or sync mode in one "
+         "process (--workers gives clients processes of their own)"},
+        {TS_UDP4, "thread", 0, "chat: needs stream connections"},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         ss_config_t cfg;
         ss_server_t *srv = NULL;
         char err[256] = "";
         ts_config(&cfg, cases[i].kind, cases[i].mode, &ss_handler_chat);
+        cfg.workers = cases[i].workers;
         int rc = ss_server_create(&srv, &cfg, err, sizeof(err));
         if (srv)
             ss_server_close(srv);
         if (!CHECK(rc == -EINVAL && strstr(err, cases[i].want)))
-            note("%s: rc %d, err \"%s\"", cases[i].mode, rc, err);
+            ts_note("%s: rc %d, err \"%s\"", cases[i].mode, rc, err);
     }
     static const char *const args[] = {
         "--handler", "chat", "--mode", "fork", "--listen", "127.0.0.1:0", NULL};
@@ -566,7 +552,7 @@ static void test_chat_refused(void)
     if (CHECK(ts_cli_start(&p, args, 0) == 0)) {
         CHECK(ts_cli_wait(&p, T) == 1);
         if (!CHECK(strstr(p.errtext, "chat: needs one shared room")))
-            note("stderr: %s", p.errtext);
+            ts_note("stderr: %s", p.errtext);
     }
 }
 

@@ -22,35 +22,12 @@
 #define PROMPT_MS 2000     /* "promptly": an EOF within this */
 #define HALF_CLOSE_MS 3000 /* all echoed, then EOF, within this */
 #define THANKS "Thank you for connecting\n"
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const modes[] = {
-    "sync",  "fork",       "thread",      "prethread", "prethread-lock",
-    "event", "event-poll", "event-select"};
 
 /* ---- Checks that say which case failed ----------------------------------- */
 
-static char where[96]; /* "mode[, detail]" of the running case */
 
-static int check(int ok, const char *cond, unsigned line)
-{
-    char msg[320];
-    snprintf(msg, sizeof(msg), "[%s] %s", where, cond);
-    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, "",
-                            CU_FALSE);
-    return ok;
-}
-#define CHECK(cond) check((cond) != 0, #cond, __LINE__)
 
-static void note(const char *fmt, ...) SS_PRINTF(1, 2);
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "\n    [%s] ", where);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- Servers: a remote, and a forwarder in front of it ------------------- */
 
@@ -96,12 +73,6 @@ static void stop_relay(relay_setup_t *r)
 
 /* ---- Client side --------------------------------------------------------- */
 
-/* shutdown() first: fork-mode children hold copies of this descriptor. */
-static void hang_up(int fd)
-{
-    shutdown(fd, SHUT_RDWR);
-    close(fd);
-}
 
 static int send_bytes(int fd, const void *buf, size_t len)
 {
@@ -117,7 +88,7 @@ static int read_is(int fd, const char *want, size_t len)
     ssize_t n = ts_read_until(fd, buf, len + 1, NULL, T);
     if (n == (ssize_t)len && memcmp(buf, want, len) == 0)
         return 1;
-    note("expected \"%.*s\", got %zd bytes \"%.*s\"", (int)len, want, n,
+    ts_note("expected \"%.*s\", got %zd bytes \"%.*s\"", (int)len, want, n,
          n > 0 ? (int)n : 0, buf);
     return 0;
 }
@@ -179,7 +150,7 @@ static void echo_through(int fd, const unsigned char *out, size_t len)
     pthread_join(tid, NULL);
     CHECK(w.rc == 0);
     if (!CHECK(n == (ssize_t)len && memcmp(in, out, len) == 0))
-        note("got %zd of %zu bytes back, first difference at %zu", n, len,
+        ts_note("got %zd of %zu bytes back, first difference at %zu", n, len,
              n > 0 ? first_difference(in, out, (size_t)n) : 0);
     free(in);
 }
@@ -204,14 +175,14 @@ static int create_fails(const char *remote, int datagram, const char *want)
         ss_server_close(srv);
     if (rc == -EINVAL && strstr(err, want))
         return 1;
-    note("remote %s: rc %d, err \"%s\", wanted \"%s\"",
+    ts_note("remote %s: rc %d, err \"%s\", wanted \"%s\"",
          remote ? remote : "(none)", rc, err, want);
     return 0;
 }
 
 static void test_forward_open(void)
 {
-    snprintf(where, sizeof(where), "open");
+    snprintf(ts_where, sizeof(ts_where), "open");
     CHECK(create_fails(NULL, 0, "forward: --remote HOST:PORT is required"));
     CHECK(create_fails("", 0, "forward: --remote HOST:PORT is required"));
     CHECK(create_fails("127.0.0.1", 0, "forward: --remote 127.0.0.1: "));
@@ -235,18 +206,18 @@ static void test_forward_big(void)
     if (!CHECK(out != NULL))
         return;
     fill_pattern(out, BIG, 7);
-    for (size_t m = 0; m < COUNT(modes); m++) {
-        snprintf(where, sizeof(where), "%s, 10 MB each way", modes[m]);
+    for (size_t m = 0; m < TS_NMODES; m++) {
+        snprintf(ts_where, sizeof(ts_where), "%s, 10 MB each way", ts_modes[m]);
         relay_setup_t r;
-        if (!start_relay(&r, &ss_handler_echo, TS_TCP4, TS_TCP4, modes[m]))
+        if (!start_relay(&r, &ss_handler_echo, TS_TCP4, TS_TCP4, ts_modes[m]))
             continue;
         long long t0 = ts_now_ms();
         int fd = ts_connect(r.forward.address, 0);
         if (CHECK(fd >= 0)) {
             echo_through(fd, out, BIG);
-            hang_up(fd);
+            ts_hang_up(fd);
         }
-        note("%lld ms", ts_now_ms() - t0);
+        ts_note("%lld ms", ts_now_ms() - t0);
         stop_relay(&r);
     }
     free(out);
@@ -277,7 +248,7 @@ static void half_close_case(int fd)
         CHECK(shutdown(fd, SHUT_WR) == 0);
         ssize_t n = ts_read_all(fd, (char *)in, len + 2, HALF_CLOSE_MS);
         if (!CHECK(n == (ssize_t)len && memcmp(in, out, len) == 0))
-            note("got %zd of %zu bytes, then %s", n, len,
+            ts_note("got %zd of %zu bytes, then %s", n, len,
                  n < 0 ? "no EOF" : "EOF");
     }
     free(out);
@@ -287,18 +258,18 @@ static void half_close_case(int fd)
 static void test_forward_half_close(void)
 {
     for (size_t t = 0; t < COUNT(transports); t++)
-        for (size_t m = 0; m < COUNT(modes); m++) {
-            snprintf(where, sizeof(where), "%s via %s to %s", modes[m],
+        for (size_t m = 0; m < TS_NMODES; m++) {
+            snprintf(ts_where, sizeof(ts_where), "%s via %s to %s", ts_modes[m],
                      ts_kind_name(transports[t].forward),
                      ts_kind_name(transports[t].remote));
             relay_setup_t r;
             if (!start_relay(&r, &ss_handler_echo, transports[t].remote,
-                             transports[t].forward, modes[m]))
+                             transports[t].forward, ts_modes[m]))
                 continue;
             int fd = ts_connect(r.forward.address, 0);
             if (CHECK(fd >= 0)) {
                 half_close_case(fd);
-                hang_up(fd);
+                ts_hang_up(fd);
             }
             stop_relay(&r);
         }
@@ -308,10 +279,10 @@ static void test_forward_half_close(void)
  * closed anything. */
 static void test_forward_remote_eof(void)
 {
-    for (size_t m = 0; m < COUNT(modes); m++) {
-        snprintf(where, sizeof(where), "%s, thankyou remote", modes[m]);
+    for (size_t m = 0; m < TS_NMODES; m++) {
+        snprintf(ts_where, sizeof(ts_where), "%s, thankyou remote", ts_modes[m]);
         relay_setup_t r;
-        if (!start_relay(&r, &ss_handler_thankyou, TS_TCP4, TS_TCP4, modes[m]))
+        if (!start_relay(&r, &ss_handler_thankyou, TS_TCP4, TS_TCP4, ts_modes[m]))
             continue;
         for (int i = 0; i < 2; i++) {
             int fd = ts_connect(r.forward.address, 0);
@@ -322,9 +293,9 @@ static void test_forward_remote_eof(void)
             ssize_t n = ts_read_all(fd, buf, sizeof(buf), T);
             if (!CHECK(n == (ssize_t)strlen(THANKS) &&
                        strcmp(buf, THANKS) == 0))
-                note("got %zd bytes \"%s\"", n, n > 0 ? buf : "");
+                ts_note("got %zd bytes \"%s\"", n, n > 0 ? buf : "");
             CHECK(ts_now_ms() - t0 < PROMPT_MS);
-            hang_up(fd);
+            ts_hang_up(fd);
         }
         stop_relay(&r);
     }
@@ -366,21 +337,21 @@ static void relayed_once_listening(int listener, const char *forward)
         CHECK(read_is(peer, "yo\n", 3));
     }
     if (peer >= 0)
-        hang_up(peer);
+        ts_hang_up(peer);
     if (fd >= 0)
-        hang_up(fd);
+        ts_hang_up(fd);
 }
 
 static void test_forward_refused(void)
 {
-    for (size_t m = 0; m < COUNT(modes); m++) {
-        snprintf(where, sizeof(where), "%s, refused remote", modes[m]);
+    for (size_t m = 0; m < TS_NMODES; m++) {
+        snprintf(ts_where, sizeof(ts_where), "%s, refused remote", ts_modes[m]);
         char remote[64];
         int listener = refusing_port(remote, sizeof(remote));
         relay_setup_t r;
         memset(&r, 0, sizeof(r));
         if (!CHECK(listener >= 0) ||
-            !start_forward(&r, TS_TCP4, modes[m], remote)) {
+            !start_forward(&r, TS_TCP4, ts_modes[m], remote)) {
             if (listener >= 0)
                 close(listener);
             continue;
@@ -391,7 +362,7 @@ static void test_forward_refused(void)
             if (CHECK(fd >= 0)) {
                 CHECK(ts_expect_eof(fd, PROMPT_MS));
                 CHECK(ts_now_ms() - t0 < PROMPT_MS);
-                hang_up(fd);
+                ts_hang_up(fd);
             }
         }
         relayed_once_listening(listener, r.forward.address);
@@ -404,7 +375,7 @@ static void test_forward_refused(void)
 
 static void test_forward_cli_needs_remote(void)
 {
-    snprintf(where, sizeof(where), "cli, no --remote");
+    snprintf(ts_where, sizeof(ts_where), "cli, no --remote");
     static const char *const args[] = {"--handler", "forward", "--listen",
                                        "127.0.0.1:0", NULL};
     cli_proc_t p;
@@ -412,13 +383,13 @@ static void test_forward_cli_needs_remote(void)
         return;
     CHECK(ts_cli_wait(&p, T) == 1);
     if (!CHECK(strstr(p.errtext, "forward: --remote HOST:PORT is required")))
-        note("stderr: %s", p.errtext);
+        ts_note("stderr: %s", p.errtext);
 }
 
 /* The refusal is logged as a warning naming the remote and the error. */
 static void test_forward_cli_logs_refusal(void)
 {
-    snprintf(where, sizeof(where), "cli, refused remote");
+    snprintf(ts_where, sizeof(ts_where), "cli, refused remote");
     char remote[64], want[128];
     int listener = refusing_port(remote, sizeof(remote));
     if (!CHECK(listener >= 0))
@@ -431,7 +402,7 @@ static void test_forward_cli_logs_refusal(void)
         int fd = ts_connect(p.address, 0);
         if (CHECK(fd >= 0)) {
             CHECK(ts_expect_eof(fd, PROMPT_MS));
-            hang_up(fd);
+            ts_hang_up(fd);
         }
         kill(p.pid, SIGTERM);
         CHECK(ts_cli_wait(&p, T) == 0);
@@ -439,7 +410,7 @@ static void test_forward_cli_logs_refusal(void)
                  strerror(ECONNREFUSED));
         if (!CHECK(strstr(p.errtext, "warn: forward: ") &&
                    strstr(p.errtext, want)))
-            note("stderr: %s", p.errtext);
+            ts_note("stderr: %s", p.errtext);
     }
     close(listener);
 }

@@ -22,38 +22,15 @@
 #define BIG (1024 * 1024)     /* the binary echo payload */
 #define BIG_TIMEOUT_MS 15000  /* ...all of it back within this */
 #define MAX_DGRAM 8192        /* the server's default max_datagram */
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const modes[] = {
-    "sync",  "fork",       "thread",      "prethread", "prethread-lock",
-    "event", "event-poll", "event-select"};
 static const ts_kind_t streams[] = {TS_TCP4, TS_TCP6, TS_UNIX};
 static const ts_kind_t tcp4[] = {TS_TCP4};
 static const ts_kind_t dgrams[] = {TS_UDP4, TS_UNIX_DGRAM};
 
 /* ---- Checks that say which case failed --------------------------------- */
 
-static char where[96]; /* "transport/mode[, detail]" of the running case */
 
-static int check(int ok, const char *cond, unsigned line)
-{
-    char msg[320];
-    snprintf(msg, sizeof(msg), "[%s] %s", where, cond);
-    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, "",
-                            CU_FALSE);
-    return ok;
-}
-#define CHECK(cond) check((cond) != 0, #cond, __LINE__)
 
-static void note(const char *fmt, ...) SS_PRINTF(1, 2);
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "\n    [%s] ", where);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-}
 
 /* Run fn(kind, mode, arg) for every kind in kinds and every mode. */
 typedef void (*case_fn)(ts_kind_t kind, const char *mode, const void *arg);
@@ -61,10 +38,10 @@ static void each_case(const ts_kind_t *kinds, size_t nkinds, case_fn fn,
                       const void *arg)
 {
     for (size_t k = 0; k < nkinds; k++)
-        for (size_t m = 0; m < COUNT(modes); m++) {
-            snprintf(where, sizeof(where), "%s/%s", ts_kind_name(kinds[k]),
-                     modes[m]);
-            fn(kinds[k], modes[m], arg);
+        for (size_t m = 0; m < TS_NMODES; m++) {
+            snprintf(ts_where, sizeof(ts_where), "%s/%s", ts_kind_name(kinds[k]),
+                     ts_modes[m]);
+            fn(kinds[k], ts_modes[m], arg);
         }
 }
 
@@ -78,14 +55,6 @@ static int start(test_server_t *ts, ts_kind_t kind, const char *mode,
 
 /* ---- Client side -------------------------------------------------------- */
 
-/* Close a client connection.  shutdown() first: in fork mode every child
- * inherits this process's descriptors, client ends included, so close()
- * alone would not end the connection while a child holds a copy. */
-static void hang_up(int fd)
-{
-    shutdown(fd, SHUT_RDWR);
-    close(fd);
-}
 
 static int send_bytes(int fd, const void *buf, size_t len)
 {
@@ -97,13 +66,13 @@ static int read_is(int fd, const void *want, size_t len)
 {
     char buf[8192];
     if (len >= sizeof(buf)) {
-        note("read_is: %zu bytes is more than it can hold", len);
+        ts_note("read_is: %zu bytes is more than it can hold", len);
         return 0;
     }
     ssize_t n = ts_read_until(fd, buf, len + 1, NULL, T);
     if (n == (ssize_t)len && memcmp(buf, want, len) == 0)
         return 1;
-    note("expected %zu bytes \"%.*s\", got %zd \"%.*s\"", len, (int)len,
+    ts_note("expected %zu bytes \"%.*s\", got %zd \"%.*s\"", len, (int)len,
          (const char *)want, n, n > 0 ? (int)n : 0, buf);
     return 0;
 }
@@ -115,7 +84,7 @@ static int read_all_is(int fd, const char *want)
     ssize_t n = ts_read_all(fd, buf, sizeof(buf), T);
     if (n == (ssize_t)strlen(want) && memcmp(buf, want, (size_t)n) == 0)
         return 1;
-    note("expected \"%s\" then EOF, got %zd bytes \"%.*s\"", want, n,
+    ts_note("expected \"%s\" then EOF, got %zd bytes \"%.*s\"", want, n,
          n > 0 ? (int)n : 0, buf);
     return 0;
 }
@@ -163,7 +132,7 @@ static int dial(const test_server_t *ts)
         return -1;
     if (CHECK(read_is(fd, GREETING, strlen(GREETING))))
         return fd;
-    hang_up(fd);
+    ts_hang_up(fd);
     return -1;
 }
 
@@ -178,7 +147,7 @@ static void converse(int fd, const step_t *s)
         else if (ok)
             ok = CHECK(read_is(fd, s->expect, strlen(s->expect)));
         if (!ok) {
-            note("...at the step sending \"%s\"", s->send ? s->send : "");
+            ts_note("...at the step sending \"%s\"", s->send ? s->send : "");
             return;
         }
     }
@@ -193,7 +162,7 @@ static void menu_script_case(ts_kind_t kind, const char *mode,
     int fd = dial(&ts);
     if (fd >= 0) {
         converse(fd, script);
-        hang_up(fd);
+        ts_hang_up(fd);
     }
     ts_stop(&ts);
 }
@@ -254,17 +223,17 @@ static void menu_line_case(ts_kind_t kind, const char *mode, const void *arg)
     if (!start(&ts, kind, mode, &ss_handler_menu10086))
         return;
     char base[40];
-    snprintf(base, sizeof(base), "%.39s", where);
+    snprintf(base, sizeof(base), "%.39s", ts_where);
     for (const line_case_t *c = arg; c->len; c++) {
         size_t tail = strlen(c->tail), end = strlen(c->end);
-        snprintf(where, sizeof(where), "%s, %zu-byte line '%c..%s' + %s",
+        snprintf(ts_where, sizeof(ts_where), "%s, %zu-byte line '%c..%s' + %s",
                  base, c->len, c->fill, c->tail, end == 1 ? "LF" : "CRLF");
         char *line = malloc(c->len + end);
         int fd = dial(&ts);
         if (!CHECK(line != NULL) || fd < 0) {
             free(line);
             if (fd >= 0)
-                hang_up(fd);
+                ts_hang_up(fd);
             break;
         }
         memset(line, c->fill, c->len - tail);
@@ -277,7 +246,7 @@ static void menu_line_case(ts_kind_t kind, const char *mode, const void *arg)
             converse(fd, (const step_t[]){{"0\n", OPERATOR},
                                           {"exit\n", HANGUP},
                                           {NULL, NULL}});
-        hang_up(fd);
+        ts_hang_up(fd);
         free(line);
     }
     ts_stop(&ts);
@@ -315,16 +284,16 @@ static void menu_hangup_case(ts_kind_t kind, const char *mode,
         return;
     int fd = ts_connect(ts.address, 0); /* gone before the greeting */
     if (CHECK(fd >= 0))
-        hang_up(fd);
+        ts_hang_up(fd);
     if ((fd = dial(&ts)) >= 0) { /* gone mid-line */
         CHECK(ts_send_str(fd, "12") == 0);
-        hang_up(fd);
+        ts_hang_up(fd);
     }
     if ((fd = dial(&ts)) >= 0) { /* a long partial line, then gone */
         char part[600];
         memset(part, '9', sizeof(part));
         CHECK(send_bytes(fd, part, sizeof(part)) == 0);
-        hang_up(fd);
+        ts_hang_up(fd);
     }
     if ((fd = dial(&ts)) >= 0) { /* half-closed mid-line: the call ends, */
         char buf[4096];         /* the unended "0" answered once or not */
@@ -333,11 +302,11 @@ static void menu_hangup_case(ts_kind_t kind, const char *mode,
         ssize_t n = ts_read_all(fd, buf, sizeof(buf), T);
         CHECK(n == 0 || (n == (ssize_t)strlen(OPERATOR) &&
                          memcmp(buf, OPERATOR, (size_t)n) == 0));
-        hang_up(fd);
+        ts_hang_up(fd);
     }
     if ((fd = dial(&ts)) >= 0) { /* and the next caller is served */
         converse(fd, dialogue);
-        hang_up(fd);
+        ts_hang_up(fd);
     }
     ts_stop(&ts);
 }
@@ -360,7 +329,7 @@ static void thankyou_stream_case(ts_kind_t kind, const char *mode,
         int fd = ts_connect(ts.address, 0);
         if (CHECK(fd >= 0)) {
             CHECK(read_all_is(fd, THANKS));
-            hang_up(fd);
+            ts_hang_up(fd);
         }
     }
     ts_stop(&ts);
@@ -387,10 +356,10 @@ static void thankyou_dgram_case(ts_kind_t kind, const char *mode,
             ssize_t n = recv_dgram(fd, buf, sizeof(buf));
             if (!CHECK(n == (ssize_t)strlen(THANKS) &&
                        memcmp(buf, THANKS, strlen(THANKS)) == 0))
-                note("after \"%s\": got %zd bytes", sends[i], n);
+                ts_note("after \"%s\": got %zd bytes", sends[i], n);
         }
         CHECK(quiet(fd)); /* one reply per datagram, no more */
-        hang_up(fd);
+        ts_hang_up(fd);
     }
     ts_stop(&ts);
 }
@@ -439,7 +408,7 @@ static void echo_big(int fd, const unsigned char *out, unsigned char *in)
         size_t i = 0;
         while (n > 0 && i < (size_t)n && i < BIG && in[i] == out[i])
             i++;
-        note("echoed %zd of %d bytes, first difference at %zu", n, BIG, i);
+        ts_note("echoed %zd of %d bytes, first difference at %zu", n, BIG, i);
     }
 }
 
@@ -460,7 +429,7 @@ static void echo_stream_case(ts_kind_t kind, const char *mode,
             {NULL, NULL}};
         converse(fd, small);
         echo_big(fd, out, in);
-        hang_up(fd);
+        ts_hang_up(fd);
     }
     ts_stop(&ts);
     free(in);
@@ -496,14 +465,14 @@ static void echo_dgram_case(ts_kind_t kind, const char *mode, const void *arg)
             ssize_t n = recv_dgram(fd[c], in, sizeof(in));
             if (!CHECK(n == (ssize_t)sizes[s] &&
                        memcmp(in, out[c], sizes[s]) == 0))
-                note("client %d sent %zu bytes, got %zd back", c, sizes[s],
+                ts_note("client %d sent %zu bytes, got %zd back", c, sizes[s],
                      n);
         }
     }
     for (int c = 0; c < 2; c++)
         if (fd[c] >= 0) {
             CHECK(quiet(fd[c])); /* one reply per datagram, no more */
-            hang_up(fd[c]);
+            ts_hang_up(fd[c]);
         }
     ts_stop(&ts);
 }

@@ -29,36 +29,13 @@
 #define HEAD_CAP 16384              /* a response head, Location included */
 #define SECRET "TOP-SECRET-4711"    /* in files outside the root */
 #define PASSWD "root:x:0:0"         /* /etc/passwd's first line */
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 #define CORPUS_DIR "tests/http_corpus"
 
-static const char *const modes[] = {
-    "sync",  "fork",       "thread",      "prethread", "prethread-lock",
-    "event", "event-poll", "event-select"};
 
 /* ---- Checks that say which case failed --------------------------------- */
 
-static char where[160]; /* "mode, detail" of the running case */
 
-static int check(int ok, const char *cond, unsigned line)
-{
-    char msg[400];
-    snprintf(msg, sizeof(msg), "[%s] %s", where, cond);
-    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, "",
-                            CU_FALSE);
-    return ok;
-}
-#define CHECK(cond) check((cond) != 0, #cond, __LINE__)
 
-static void note(const char *fmt, ...) SS_PRINTF(1, 2);
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "\n    [%s] ", where);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-}
 
 /* xorshift32: the same "random" bytes on every run. */
 static uint32_t next_random(uint32_t *state)
@@ -104,7 +81,7 @@ static int view_is(http_str_t v, const char *want)
 
 static void test_parser_fields(void)
 {
-    snprintf(where, sizeof(where), "parser");
+    snprintf(ts_where, sizeof(ts_where), "parser");
     http_request_t r;
     const char *get = "GET /x%20y?q=1 HTTP/1.1\r\nHost: example.com \r\n"
                       "Connection: Keep-Alive\r\nAccept: */*\r\n\r\n";
@@ -139,7 +116,7 @@ static void test_parser_fields(void)
  * does. */
 static void test_parser_line_ends(void)
 {
-    snprintf(where, sizeof(where), "parser");
+    snprintf(ts_where, sizeof(ts_where), "parser");
     http_request_t r;
     const char *lf = "GET /a HTTP/1.1\nHost: a\n\n";
     CHECK(parse_str(lf, &r) == HTTP_PARSE_COMPLETE);
@@ -168,12 +145,12 @@ static void test_parser_prefixes(void)
     };
     for (size_t h = 0; h < COUNT(heads); h++) {
         size_t len = strlen(heads[h]);
-        snprintf(where, sizeof(where), "parser, head %zu", h);
+        snprintf(ts_where, sizeof(ts_where), "parser, head %zu", h);
         http_request_t r;
         for (size_t n = 0; n < len; n++) {
             int rc = parse_exact(heads[h], n, &r);
             if (!CHECK(rc == HTTP_PARSE_INCOMPLETE)) {
-                note("prefix of %zu bytes gave %d", n, rc);
+                ts_note("prefix of %zu bytes gave %d", n, rc);
                 break;
             }
         }
@@ -236,18 +213,18 @@ static void test_parser_malformed(void)
         {"GET / HTTP/1.1\r\nHost: a\r\n\r", HTTP_PARSE_INCOMPLETE},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
-        snprintf(where, sizeof(where), "parser, case %zu \"%.40s\"", i,
+        snprintf(ts_where, sizeof(ts_where), "parser, case %zu \"%.40s\"", i,
                  cases[i].input);
         http_request_t r;
         int rc = parse_str(cases[i].input, &r);
         if (!CHECK(rc == cases[i].status))
-            note("expected %d, got %d", cases[i].status, rc);
+            ts_note("expected %d, got %d", cases[i].status, rc);
     }
     /* NUL bytes, which strlen-based cases cannot hold. */
     static const char nul_target[] = "GET /\0 HTTP/1.1\r\nHost: a\r\n\r\n";
     static const char nul_field[] = "GET / HTTP/1.1\r\nHost: a\0b\r\n\r\n";
     http_request_t r;
-    snprintf(where, sizeof(where), "parser, NUL bytes");
+    snprintf(ts_where, sizeof(ts_where), "parser, NUL bytes");
     CHECK(parse_exact(nul_target, sizeof(nul_target) - 1, &r) == 400);
     CHECK(parse_exact(nul_field, sizeof(nul_field) - 1, &r) == 400);
 }
@@ -297,11 +274,11 @@ static char *fields_of(size_t fields)
 
 static void check_generated(char *head, int want, const char *what)
 {
-    snprintf(where, sizeof(where), "parser, %s", what);
+    snprintf(ts_where, sizeof(ts_where), "parser, %s", what);
     http_request_t r;
     int rc = head ? parse_str(head, &r) : -1;
     if (!CHECK(rc == want))
-        note("expected %d, got %d", want, rc);
+        ts_note("expected %d, got %d", want, rc);
     free(head);
 }
 
@@ -325,7 +302,7 @@ static void test_parser_limits(void)
         return;
     memset(line, 'a', HTTP_MAX_REQUEST_LINE + 2);
     http_request_t r;
-    snprintf(where, sizeof(where), "parser, unfinished request line");
+    snprintf(ts_where, sizeof(ts_where), "parser, unfinished request line");
     CHECK(parse_exact(line, HTTP_MAX_REQUEST_LINE + 1, &r) ==
           HTTP_PARSE_INCOMPLETE); /* 8192 bytes and a CR may still come */
     CHECK(parse_exact(line, HTTP_MAX_REQUEST_LINE + 2, &r) == 414);
@@ -354,18 +331,18 @@ static void test_parser_bounded(void)
     if (!CHECK(buf != NULL))
         return;
     http_request_t r;
-    snprintf(where, sizeof(where), "parser, worst case at the bound");
+    snprintf(ts_where, sizeof(ts_where), "parser, worst case at the bound");
     fill_worst_case(buf, len);
     int rc = parse_exact(buf, len, &r);
     if (!CHECK(rc == 431))
-        note("got %d", rc);
+        ts_note("got %d", rc);
     uint32_t seed = 12345;
     for (int i = 0; i < 200; i++) { /* printable, lines of random length */
         for (size_t k = 0; k < len; k++) {
             uint32_t x = next_random(&seed);
             buf[k] = x % 97 == 0 ? '\n' : (char)(' ' + x % 95);
         }
-        snprintf(where, sizeof(where), "parser, random line ends %d", i);
+        snprintf(ts_where, sizeof(ts_where), "parser, random line ends %d", i);
         rc = parse_exact(buf, len, &r);
         if (!CHECK(rc != HTTP_PARSE_INCOMPLETE))
             break;
@@ -398,7 +375,7 @@ static int fuzz_one(const char *buf, size_t len)
     int rc = parse_exact(buf, len, &r);
     if (result_sane(buf, len, rc, &r))
         return 1;
-    note("result %d for %zu bytes \"%.*s\"", rc, len, (int)len, buf);
+    ts_note("result %d for %zu bytes \"%.*s\"", rc, len, (int)len, buf);
     return 0;
 }
 
@@ -414,14 +391,14 @@ static void test_parser_random(void)
     char buf[1024];
     uint32_t seed = 2463534242u;
     int ok = 1;
-    snprintf(where, sizeof(where), "parser, random bytes");
+    snprintf(ts_where, sizeof(ts_where), "parser, random bytes");
     for (int i = 0; ok && i < 20000; i++) {
         size_t len = next_random(&seed) % 512;
         for (size_t k = 0; k < len; k++)
             buf[k] = (char)next_random(&seed);
         ok = fuzz_one(buf, len);
     }
-    snprintf(where, sizeof(where), "parser, mutated heads");
+    snprintf(ts_where, sizeof(ts_where), "parser, mutated heads");
     for (int i = 0; ok && i < 100000; i++) {
         size_t len = sizeof(base) - 1;
         memcpy(buf, base, len);
@@ -498,10 +475,10 @@ static void test_parser_corpus(void)
 {
     corpus_file_t files[64];
     size_t n = load_corpus(files, COUNT(files));
-    snprintf(where, sizeof(where), "parser, corpus");
+    snprintf(ts_where, sizeof(ts_where), "parser, corpus");
     CHECK(n >= 30);
     for (size_t i = 0; i < n; i++) {
-        snprintf(where, sizeof(where), "parser, corpus %.100s", files[i].name);
+        snprintf(ts_where, sizeof(ts_where), "parser, corpus %.100s", files[i].name);
         for (size_t len = 0; len <= files[i].len; len++)
             if (!CHECK(fuzz_one(files[i].data, len)))
                 break;
@@ -645,12 +622,12 @@ static int start(test_server_t *ts, const char *mode, const site_t *site,
 static void each_mode(case_fn fn)
 {
     site_t site;
-    snprintf(where, sizeof(where), "creating the tree");
+    snprintf(ts_where, sizeof(ts_where), "creating the tree");
     if (CHECK(site_create(&site) == 0)) {
-        for (size_t m = 0; m < COUNT(modes); m++) {
+        for (size_t m = 0; m < TS_NMODES; m++) {
             test_server_t ts;
-            snprintf(where, sizeof(where), "%s", modes[m]);
-            if (!start(&ts, modes[m], &site, 0))
+            snprintf(ts_where, sizeof(ts_where), "%s", ts_modes[m]);
+            if (!start(&ts, ts_modes[m], &site, 0))
                 continue;
             fn(ts.address, &site);
             ts_stop(&ts);
@@ -659,18 +636,18 @@ static void each_mode(case_fn fn)
     site_remove(&site);
 }
 
-/* where = "mode, detail" for the steps of one case. */
+/* ts_where = "mode, detail" for the steps of one case. */
 static void detail(const char *fmt, ...) SS_PRINTF(1, 2);
 static void detail(const char *fmt, ...)
 {
-    char *comma = strchr(where, ',');
+    char *comma = strchr(ts_where, ',');
     if (comma)
         *comma = '\0';
-    size_t n = strlen(where);
-    snprintf(where + n, sizeof(where) - n, ", ");
+    size_t n = strlen(ts_where);
+    snprintf(ts_where + n, sizeof(ts_where) - n, ", ");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(where + n + 2, sizeof(where) - n - 2, fmt, ap);
+    vsnprintf(ts_where + n + 2, sizeof(ts_where) - n - 2, fmt, ap);
     va_end(ap);
 }
 
@@ -807,7 +784,7 @@ static int header_is(const response_t *r, const char *name, const char *want)
     char value[HEAD_CAP];
     if (header(r, name, value, sizeof(value)) && strcmp(value, want) == 0)
         return 1;
-    note("%s: expected \"%s\" in\n%s", name, want, r->head);
+    ts_note("%s: expected \"%s\" in\n%s", name, want, r->head);
     return 0;
 }
 
@@ -815,7 +792,7 @@ static int body_is(const response_t *r, const char *want)
 {
     if (r->body_len == strlen(want) && memcmp(r->body, want, r->body_len) == 0)
         return 1;
-    note("expected body \"%s\", got %zu bytes \"%.*s\"", want, r->body_len,
+    ts_note("expected body \"%s\", got %zu bytes \"%.*s\"", want, r->body_len,
          (int)(r->body_len < 400 ? r->body_len : 400), r->body);
     return 0;
 }
@@ -841,7 +818,7 @@ static int head_is(const response_t *r, const char *status_line,
 {
     char date[64], want[HEAD_CAP];
     if (!header(r, "Date", date, sizeof(date)) || !date_ok(date)) {
-        note("no valid Date in\n%s", r->head);
+        ts_note("no valid Date in\n%s", r->head);
         return 0;
     }
     snprintf(want, sizeof(want),
@@ -851,7 +828,7 @@ static int head_is(const response_t *r, const char *status_line,
              status_line, SS_VERSION, date, type, length, extra, connection);
     if (strcmp(r->head, want) == 0)
         return 1;
-    note("expected head\n%s\ngot\n%s", want, r->head);
+    ts_note("expected head\n%s\ngot\n%s", want, r->head);
     return 0;
 }
 
@@ -929,7 +906,7 @@ static int step(conn_t *c, const char *request, int head_only, int status,
     if (!CHECK(conn_response(c, &r, head_only) == 0))
         return 0;
     if (!CHECK(r.status == status))
-        note("expected %d, got\n%s", status, r.head);
+        ts_note("expected %d, got\n%s", status, r.head);
     return r.status == status && (!body || CHECK(body_is(&r, body)));
 }
 
@@ -1360,7 +1337,7 @@ static void traversal_case(const char *address, const site_t *site)
                  escapes[i].target);
         if (exchange(address, request, strlen(request), &c, &r, 0) == 0 &&
             !CHECK(r.status == escapes[i].status))
-            note("expected %d, got\n%s", escapes[i].status, r.head);
+            ts_note("expected %d, got\n%s", escapes[i].status, r.head);
         CHECK(!leaks(&c));
         conn_close(&c);
     }
@@ -1394,7 +1371,7 @@ static void malformed_one(const char *address, const char *bytes, size_t len,
         int any = r.status == 400 || r.status == 414 || r.status == 431 ||
                   r.status == 505;
         if (!CHECK(want < 0 ? any : r.status == want))
-            note("expected %d, got\n%s", want, r.head);
+            ts_note("expected %d, got\n%s", want, r.head);
         CHECK(c.used == c.len); /* one response, nothing after it */
     }
     conn_close(&c);
@@ -1441,16 +1418,16 @@ static void test_malformed(void)
 static void test_idle_timeout(void)
 {
     site_t site;
-    snprintf(where, sizeof(where), "idle timeout");
+    snprintf(ts_where, sizeof(ts_where), "idle timeout");
     if (!CHECK(site_create(&site) == 0)) {
         site_remove(&site);
         return;
     }
-    for (size_t m = 0; m < COUNT(modes); m++) {
+    for (size_t m = 0; m < TS_NMODES; m++) {
         test_server_t ts;
         conn_t c;
-        snprintf(where, sizeof(where), "%s, idle timeout", modes[m]);
-        if (!start(&ts, modes[m], &site, 300))
+        snprintf(ts_where, sizeof(ts_where), "%s, idle timeout", ts_modes[m]);
+        if (!start(&ts, ts_modes[m], &site, 300))
             continue;
         for (int served = 0; served < 2; served++) {
             if (conn_open(&c, ts.address) < 0)
@@ -1481,14 +1458,14 @@ static int create_fails(handler_options_t *opts, int datagram,
         ss_server_close(srv);
     if (rc == -EINVAL && strstr(err, message))
         return 1;
-    note("rc %d, message \"%s\", expected \"%s\"", rc, err, message);
+    ts_note("rc %d, message \"%s\", expected \"%s\"", rc, err, message);
     return 0;
 }
 
 static void test_open_checks(void)
 {
     site_t site;
-    snprintf(where, sizeof(where), "open");
+    snprintf(ts_where, sizeof(ts_where), "open");
     if (CHECK(site_create(&site) == 0)) {
         handler_options_t opts = site.opts;
         opts.root = "/nonexistent/ss-http-root";
@@ -1507,7 +1484,7 @@ static void test_open_checks(void)
 static void test_cli(void)
 {
     site_t site;
-    snprintf(where, sizeof(where), "cli");
+    snprintf(ts_where, sizeof(ts_where), "cli");
     if (CHECK(site_create(&site) == 0)) {
         cli_proc_t p;
         const char *args[] = {"--handler", "http",        "--root", site.root,

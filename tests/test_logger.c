@@ -23,34 +23,14 @@
 
 #define T TS_IO_TIMEOUT_MS
 #define OUT_CAP (4 * 1024 * 1024) /* all a run may log */
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const modes[] = {"sync", "fork", "thread", "prethread",
                                     "event"}; /* the CLI's --mode names */
 
 /* ---- Checks that say which case failed --------------------------------- */
 
-static char where[96]; /* "transport/mode" of the running case */
 
-static int check(int ok, const char *cond, unsigned line)
-{
-    char msg[320];
-    snprintf(msg, sizeof(msg), "[%s] %s", where, cond);
-    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, "",
-                            CU_FALSE);
-    return ok;
-}
-#define CHECK(cond) check((cond) != 0, #cond, __LINE__)
 
-static void note(const char *fmt, ...) SS_PRINTF(1, 2);
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "\n    [%s] ", where);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- The logger as a process, its output read as it comes --------------- *
  * A reader thread drains its standard output all along: a full pipe would
@@ -132,19 +112,14 @@ static void logger_end(logger_run_t *run)
     pthread_join(run->reader, NULL);
     pthread_mutex_destroy(&run->lock);
     if (!CHECK(ts_cli_wait(&run->p, T) == 0))
-        note("stderr: %s", run->p.errtext);
+        ts_note("stderr: %s", run->p.errtext);
     CHECK(run->p.outlen == 0);      /* the reader got it all */
     if (!CHECK(run->p.errlen == 0)) /* nothing at --log-level error */
-        note("stderr: %s", run->p.errtext);
+        ts_note("stderr: %s", run->p.errtext);
 }
 
 /* ---- Clients ------------------------------------------------------------ */
 
-static void hang_up(int fd)
-{
-    shutdown(fd, SHUT_RDWR);
-    close(fd);
-}
 
 /* The client's own address as the server sees it: "127.0.0.1:PORT",
  * "[::1]:PORT", or "unix:" for an unnamed Unix socket. */
@@ -192,7 +167,7 @@ static void talk_and_leave(int fd, const char *text, size_t len)
     CHECK(send_bytes(fd, text, len) == 0);
     CHECK(shutdown(fd, SHUT_WR) == 0);
     CHECK(ts_read_all(fd, buf, sizeof(buf), T) == 0);
-    hang_up(fd);
+    ts_hang_up(fd);
 }
 
 /* ---- Expected output ---------------------------------------------------- */
@@ -238,7 +213,7 @@ static void output_is(const char *got, size_t len, const char *want)
     while (i < len && i < wlen && got[i] == want[i])
         i++;
     if (!CHECK(len == wlen && i == wlen))
-        note("output differs at byte %zu of %zu (wanted %zu):\n got: %.80s\n"
+        ts_note("output differs at byte %zu of %zu (wanted %zu):\n got: %.80s\n"
              "want: %.80s",
              i, len, wlen, got + i, want + i);
 }
@@ -306,7 +281,7 @@ static void test_dialogue(void)
                          ts_unix_path(path, sizeof(path)));
                 address = unix_address;
             }
-            snprintf(where, sizeof(where), "%s/%s", listens[k].kind, modes[m]);
+            snprintf(ts_where, sizeof(ts_where), "%s/%s", listens[k].kind, modes[m]);
             dialogue_case(modes[m], address, &basic);
         }
 }
@@ -321,7 +296,7 @@ static void test_control_characters(void)
     static const char *const logged[] = {"a?b?[2Jc?d?e", "?", "x?y", NULL};
     static const dialogue_t d = {sent, sizeof(sent) - 1, logged};
     for (size_t m = 0; m < COUNT(modes); m++) {
-        snprintf(where, sizeof(where), "tcp4/%s", modes[m]);
+        snprintf(ts_where, sizeof(ts_where), "tcp4/%s", modes[m]);
         dialogue_case(modes[m], "127.0.0.1:0", &d);
     }
 }
@@ -355,7 +330,7 @@ static void test_long_lines(void)
     items[COUNT(lines)] = "after";
     dialogue_t d = {sent.s, 0, items};
     for (size_t m = 0; m < COUNT(modes); m++) {
-        snprintf(where, sizeof(where), "tcp4/%s", modes[m]);
+        snprintf(ts_where, sizeof(ts_where), "tcp4/%s", modes[m]);
         dialogue_case(modes[m], "127.0.0.1:0", &d);
     }
     free(sent.s);
@@ -437,7 +412,7 @@ static void lines_in_order(char *out, const sender_t *s, const text_t *want)
     size_t count = 0;
     for (char *line = out, *nl; *line; line = nl + 1, count++) {
         if (!CHECK((nl = strchr(line, '\n')) != NULL)) {
-            note("the output ends without a newline: %.100s", line);
+            ts_note("the output ends without a newline: %.100s", line);
             return;
         }
         *nl = '\0';
@@ -445,7 +420,7 @@ static void lines_in_order(char *out, const sender_t *s, const text_t *want)
         size_t len = (size_t)(nl - line);
         if (!CHECK(c >= 0 && strncmp(pos[c], line, len) == 0 &&
                    pos[c][len] == '\n')) {
-            note("log line %zu not the next of any client: %.100s", count,
+            ts_note("log line %zu not the next of any client: %.100s", count,
                  line);
             return;
         }
@@ -453,7 +428,7 @@ static void lines_in_order(char *out, const sender_t *s, const text_t *want)
     }
     for (int c = 0; c < CLIENTS; c++)
         if (!CHECK(*pos[c] == '\0'))
-            note("client %d: %zu bytes of its log missing", c, strlen(pos[c]));
+            ts_note("client %d: %zu bytes of its log missing", c, strlen(pos[c]));
 }
 
 static void many_case(const char *mode)
@@ -485,7 +460,7 @@ static void many_case(const char *mode)
         if (s[c].rc != -2)
             pthread_join(tid[c], NULL);
         CHECK(s[c].rc == 0);
-        hang_up(s[c].fd);
+        ts_hang_up(s[c].fd);
     }
     logger_end(&run);
     if (started == CLIENTS)
@@ -500,7 +475,7 @@ static void many_case(const char *mode)
 static void test_many_clients(void)
 {
     for (size_t m = 0; m < COUNT(modes); m++) {
-        snprintf(where, sizeof(where), "tcp4/%s, %d clients", modes[m],
+        snprintf(ts_where, sizeof(ts_where), "tcp4/%s, %d clients", modes[m],
                  CLIENTS);
         many_case(modes[m]);
     }
@@ -512,7 +487,7 @@ static void test_many_clients(void)
 static void test_datagrams(void)
 {
     for (size_t m = 0; m < COUNT(modes); m++) {
-        snprintf(where, sizeof(where), "udp4/%s", modes[m]);
+        snprintf(ts_where, sizeof(ts_where), "udp4/%s", modes[m]);
         logger_run_t run;
         if (!logger_begin(&run, modes[m], "127.0.0.1:0", "--udp"))
             continue;
@@ -527,7 +502,7 @@ static void test_datagrams(void)
             CHECK(send_bytes(fd, "three", 5) == 0);
             snprintf(last, sizeof(last), "%s: three\n", name);
             CHECK(logged(&run, last, T));
-            hang_up(fd);
+            ts_hang_up(fd);
         }
         logger_end(&run);
         if (fd >= 0 && CHECK(want.s != NULL))
@@ -542,7 +517,7 @@ static void test_datagrams(void)
 static void test_reset(void)
 {
     for (size_t m = 0; m < COUNT(modes); m++) {
-        snprintf(where, sizeof(where), "tcp4/%s", modes[m]);
+        snprintf(ts_where, sizeof(ts_where), "tcp4/%s", modes[m]);
         logger_run_t run;
         if (!logger_begin(&run, modes[m], "127.0.0.1:0", NULL))
             continue;

@@ -24,38 +24,15 @@
 
 #define T TS_IO_TIMEOUT_MS
 #define QUIET_MS 150
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const modes[] = {
-    "sync",  "fork",       "thread",      "prethread", "prethread-lock",
-    "event", "event-poll", "event-select"};
 static const ts_kind_t streams[] = {TS_TCP4, TS_TCP6, TS_UNIX};
 static const ts_kind_t tcp4[] = {TS_TCP4};
 static const ts_kind_t dgrams[] = {TS_UDP4, TS_UNIX_DGRAM};
 
 /* ---- Checks that say which case failed --------------------------------- */
 
-static char where[96]; /* "transport/mode" of the running case */
 
-static int check(int ok, const char *cond, unsigned line)
-{
-    char msg[320];
-    snprintf(msg, sizeof(msg), "[%s] %s", where, cond);
-    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, "",
-                            CU_FALSE);
-    return ok;
-}
-#define CHECK(cond) check((cond) != 0, #cond, __LINE__)
 
-static void note(const char *fmt, ...) SS_PRINTF(1, 2);
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "\n    [%s] ", where);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-}
 
 /* The options and mode of one case. */
 typedef struct poetry_case {
@@ -73,13 +50,13 @@ static void each_case(const ts_kind_t *kinds, size_t nkinds, int delay_ms,
                       const char *poem, case_fn fn, const void *arg)
 {
     for (size_t k = 0; k < nkinds; k++)
-        for (size_t m = 0; m < COUNT(modes); m++) {
-            poetry_case_t c = {{0}, modes[m], kinds[k], 0};
+        for (size_t m = 0; m < TS_NMODES; m++) {
+            poetry_case_t c = {{0}, ts_modes[m], kinds[k], 0};
             handler_options_init(&c.opts);
             c.opts.delay_ms = delay_ms;
             c.opts.poem = poem;
-            snprintf(where, sizeof(where), "%s/%s", ts_kind_name(kinds[k]),
-                     modes[m]);
+            snprintf(ts_where, sizeof(ts_where), "%s/%s", ts_kind_name(kinds[k]),
+                     ts_modes[m]);
             fn(&c, arg);
         }
 }
@@ -97,13 +74,6 @@ static int start(test_server_t *ts, poetry_case_t *c)
 
 /* ---- Client side -------------------------------------------------------- */
 
-/* shutdown() first: in fork mode the server's children hold copies of
- * this process's client sockets, so close() alone sends no EOF. */
-static void hang_up(int fd)
-{
-    shutdown(fd, SHUT_RDWR);
-    close(fd);
-}
 
 static int read_all_is(int fd, const char *want, size_t len)
 {
@@ -113,7 +83,7 @@ static int read_all_is(int fd, const char *want, size_t len)
     ssize_t n = ts_read_all(fd, buf, len + 2, T);
     int ok = n == (ssize_t)len && memcmp(buf, want, len) == 0;
     if (!ok)
-        note("read %zd bytes, wanted %zu", n, len);
+        ts_note("read %zd bytes, wanted %zu", n, len);
     free(buf);
     return ok;
 }
@@ -159,7 +129,7 @@ static void whole_poem_case(poetry_case_t *c, const void *want)
         int fd = ts_connect(ts.address, 0);
         if (CHECK(fd >= 0)) {
             CHECK(read_all_is(fd, want, strlen(want)));
-            hang_up(fd);
+            ts_hang_up(fd);
         }
     }
     ts_stop(&ts);
@@ -193,8 +163,8 @@ static void paced_case(poetry_case_t *c, const void *arg)
               strcmp(buf, &rest[strlen(LINE1)]) == 0);
         if (!CHECK(total >= (POEM_LINES - 1) * c->opts.delay_ms * 9 / 10 &&
                    total < (POEM_LINES - 1) * c->opts.delay_ms * 3))
-            note("first line after %lld ms, poem after %lld ms", first, total);
-        hang_up(fd);
+            ts_note("first line after %lld ms, poem after %lld ms", first, total);
+        ts_hang_up(fd);
     }
     ts_stop(&ts);
 }
@@ -231,13 +201,13 @@ static void test_poem_file_limit(void)
         handler_options_init(&c.opts);
         c.opts.delay_ms = 0;
         c.opts.poem = path;
-        snprintf(where, sizeof(where), "tcp4/thread, 1 MiB poem");
+        snprintf(ts_where, sizeof(ts_where), "tcp4/thread, 1 MiB poem");
         test_server_t ts;
         if (start(&ts, &c)) {
             int fd = ts_connect(ts.address, 0);
             if (CHECK(fd >= 0)) {
                 CHECK(read_all_is(fd, text, MAX_FILE));
-                hang_up(fd);
+                ts_hang_up(fd);
             }
             ts_stop(&ts);
         }
@@ -257,12 +227,12 @@ static void expect_open_fails(const char *path, const char *reason)
     cfg.context = &opts;
     ss_server_t *srv = NULL;
     char err[512] = "";
-    snprintf(where, sizeof(where), "--poem %.60s", path);
+    snprintf(ts_where, sizeof(ts_where), "--poem %.60s", path);
     int fds = ts_count_fds();
     int rc = ss_server_create(&srv, &cfg, err, sizeof(err));
     CHECK(rc < 0 && srv == NULL);
     if (!CHECK(strstr(err, path) && strstr(err, reason)))
-        note("message: %s", err);
+        ts_note("message: %s", err);
     CHECK(ts_count_fds() == fds);
 }
 
@@ -296,13 +266,13 @@ static void test_cli_poem_error(void)
                                        "--poem",    "/nonexistent/poem.txt",
                                        NULL};
     cli_proc_t p;
-    snprintf(where, sizeof(where), "CLI --poem /nonexistent/poem.txt");
+    snprintf(ts_where, sizeof(ts_where), "CLI --poem /nonexistent/poem.txt");
     if (!CHECK(ts_cli_start(&p, args, 0) == 0))
         return;
     CHECK(ts_cli_wait(&p, T) == 1);
     if (!CHECK(strstr(p.errtext, "/nonexistent/poem.txt") &&
                strstr(p.errtext, strerror(ENOENT))))
-        note("stderr: %s", p.errtext);
+        ts_note("stderr: %s", p.errtext);
     CHECK(strstr(p.outtext, "listening") == NULL);
 }
 
@@ -324,10 +294,10 @@ static void dgram_case(poetry_case_t *c, const void *want_text)
             ssize_t n = recv_dgram(fd, buf, sizeof(buf));
             if (!CHECK(n == (ssize_t)strlen(want) &&
                        memcmp(buf, want, strlen(want)) == 0))
-                note("reply to \"%s\": %zd bytes", sends[i], n);
+                ts_note("reply to \"%s\": %zd bytes", sends[i], n);
         }
         CHECK(quiet(fd)); /* one reply per datagram, no more */
-        hang_up(fd);
+        ts_hang_up(fd);
     }
     ts_stop(&ts);
 }
@@ -374,7 +344,7 @@ static void gone_case(poetry_case_t *c, const void *poem)
     int fd = ts_connect(ts.address, 0);
     if (CHECK(fd >= 0)) {
         CHECK(ts_read_until(fd, buf, sizeof(buf), "\n", T) > 0);
-        hang_up(fd);
+        ts_hang_up(fd);
     }
     long long t0 = ts_now_ms();
     fd = ts_connect(ts.address, 0);
@@ -382,11 +352,11 @@ static void gone_case(poetry_case_t *c, const void *poem)
         CHECK(ts_read_until(fd, buf, sizeof(buf), "\n", T) > 0);
         long long first = ts_now_ms() - t0;
         if (!CHECK(first < (LONG_POEM_LINES - 1) * c->opts.delay_ms / 2))
-            note("the next client's first line after %lld ms", first);
+            ts_note("the next client's first line after %lld ms", first);
         size_t len = strlen(buf);
         CHECK(len < strlen(poem) && memcmp(buf, poem, len) == 0 &&
               read_all_is(fd, (const char *)poem + len, strlen(poem) - len));
-        hang_up(fd);
+        ts_hang_up(fd);
     }
     ts_stop(&ts);
 }
@@ -420,13 +390,13 @@ static void stop_case(poetry_case_t *c, const void *arg)
         ts_stop(&ts);
         long long took = ts_now_ms() - t0;
         if (!CHECK(took < 3000))
-            note("stopping took %lld ms", took);
+            ts_note("stopping took %lld ms", took);
         CHECK(ts_read_all(fd, buf, sizeof(buf), T) == 0); /* no more */
     } else {
         ts_stop(&ts);
     }
     if (fd >= 0)
-        hang_up(fd);
+        ts_hang_up(fd);
 }
 
 static void test_stop_mid_poem(void)
@@ -465,7 +435,7 @@ static int read_all_clients(reader_t *r, int n, int timeout_ms)
                 r[i].len += (size_t)k;
                 continue;
             }
-            hang_up(r[i].fd);
+            ts_hang_up(r[i].fd);
             r[i].fd = -1; /* poll skips it */
             open--;
         }
@@ -493,7 +463,7 @@ static long long serve_clients(poetry_case_t *c)
             CHECK(r[i].len == strlen(POEM) &&
                   memcmp(r[i].buf, POEM, r[i].len) == 0);
         if (r[i].fd >= 0)
-            hang_up(r[i].fd);
+            ts_hang_up(r[i].fd);
     }
     ts_stop(&ts);
     return ok ? took : -1;
@@ -507,7 +477,7 @@ static void modes_case(poetry_case_t *c, const void *arg)
     int sync = strcmp(c->mode, "sync") == 0;
     if (took >= 0 &&
         !CHECK(sync ? took >= CLIENTS * poem_ms * 9 / 10 : took < 2 * poem_ms))
-        note("%d clients took %lld ms; one poem is %lld ms", CLIENTS, took,
+        ts_note("%d clients took %lld ms; one poem is %lld ms", CLIENTS, took,
              poem_ms);
 }
 
@@ -532,12 +502,12 @@ static long long run_client(const char *name, cli_proc_t *servers)
     for (int i = 0; i < SERVERS; i++)
         args[i + 1] = servers[i].address;
     cli_proc_t p;
-    snprintf(where, sizeof(where), "%s", name);
+    snprintf(ts_where, sizeof(ts_where), "%s", name);
     if (!CHECK(ts_proc_start(&p, ts_example_path(path, sizeof(path), name),
                              args, 0) == 0))
         return -1;
     if (!CHECK(ts_cli_wait(&p, 15000) == 0 && p.errlen == 0)) {
-        note("stdout: %s\nstderr: %s", p.outtext, p.errtext);
+        ts_note("stdout: %s\nstderr: %s", p.outtext, p.errtext);
         return -1;
     }
     for (int i = 0; i < SERVERS; i++) {
@@ -545,7 +515,7 @@ static long long run_client(const char *name, cli_proc_t *servers)
         snprintf(line, sizeof(line), "task %d: %zu bytes from %s\n", i + 1,
                  strlen(POEM), servers[i].address);
         if (!CHECK(strstr(p.outtext, line)))
-            note("no \"%.*s\" in:\n%s", (int)strlen(line) - 1, line, p.outtext);
+            ts_note("no \"%.*s\" in:\n%s", (int)strlen(line) - 1, line, p.outtext);
     }
     char want[64];
     double seconds = -1;
@@ -553,7 +523,7 @@ static long long run_client(const char *name, cli_proc_t *servers)
              SERVERS, SERVERS, SERVERS * strlen(POEM));
     const char *total = strstr(p.outtext, want);
     if (!CHECK(total && sscanf(total + strlen(want), "%lf s", &seconds) == 1))
-        note("no summary in:\n%s", p.outtext);
+        ts_note("no summary in:\n%s", p.outtext);
     return seconds < 0 ? -1 : (long long)(seconds * 1000);
 }
 
@@ -571,17 +541,17 @@ static void test_examples(void)
     if (started == SERVERS) {
         long long sync_ms = run_client("poetry_client_sync", servers);
         long long async_ms = run_client("poetry_client_async", servers);
-        snprintf(where, sizeof(where), "examples");
+        snprintf(ts_where, sizeof(ts_where), "examples");
         if (!CHECK(sync_ms >= SERVERS * EXAMPLE_POEM_MS * 9 / 10 &&
                    async_ms >= 0 && async_ms < 2 * EXAMPLE_POEM_MS))
-            note("sync client %lld ms, async %lld ms; one poem is %d ms",
+            ts_note("sync client %lld ms, async %lld ms; one poem is %d ms",
                  sync_ms, async_ms, EXAMPLE_POEM_MS);
     }
     for (int i = 0; i < started; i++) {
         kill(servers[i].pid, SIGTERM);
         CHECK(ts_cli_wait(&servers[i], T) == 0);
         if (!CHECK(servers[i].errlen == 0)) /* at --log-level error */
-            note("server stderr: %s", servers[i].errtext);
+            ts_note("server stderr: %s", servers[i].errtext);
     }
 }
 

@@ -33,11 +33,7 @@
 #define REPLY_FLOOR 64    /* the robot's limit: max(3 * asked, 64) bytes */
 #define CLIENT_TRIES 3    /* robot_client: tries per question... */
 #define CLIENT_TRY_MS 500 /* ...of this long each */
-#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-static const char *const modes[] = {
-    "sync",  "fork",       "thread",      "prethread", "prethread-lock",
-    "event", "event-poll", "event-select"};
 static const ts_kind_t dgrams[] = {TS_UDP4, TS_UNIX_DGRAM};
 static const ts_kind_t udp4[] = {TS_UDP4};
 static const ts_kind_t tcp4[] = {TS_TCP4};
@@ -45,27 +41,8 @@ static const ts_kind_t streams[] = {TS_TCP4, TS_TCP6, TS_UNIX};
 
 /* ---- Checks that say which case failed --------------------------------- */
 
-static char where[128]; /* "transport/mode[, detail]" of the running case */
 
-static int check(int ok, const char *cond, unsigned line)
-{
-    char msg[400];
-    snprintf(msg, sizeof(msg), "[%s] %s", where, cond);
-    CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, line, msg, __FILE__, "",
-                            CU_FALSE);
-    return ok;
-}
-#define CHECK(cond) check((cond) != 0, #cond, __LINE__)
 
-static void note(const char *fmt, ...) SS_PRINTF(1, 2);
-static void note(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "\n    [%s] ", where);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-}
 
 /* Run fn(kind, mode, arg) for every kind in kinds and every mode. */
 typedef void (*case_fn)(ts_kind_t kind, const char *mode, const void *arg);
@@ -73,10 +50,10 @@ static void each_case(const ts_kind_t *kinds, size_t nkinds, case_fn fn,
                       const void *arg)
 {
     for (size_t k = 0; k < nkinds; k++)
-        for (size_t m = 0; m < COUNT(modes); m++) {
-            snprintf(where, sizeof(where), "%s/%s", ts_kind_name(kinds[k]),
-                     modes[m]);
-            fn(kinds[k], modes[m], arg);
+        for (size_t m = 0; m < TS_NMODES; m++) {
+            snprintf(ts_where, sizeof(ts_where), "%s/%s", ts_kind_name(kinds[k]),
+                     ts_modes[m]);
+            fn(kinds[k], ts_modes[m], arg);
         }
 }
 
@@ -88,12 +65,6 @@ static int start(test_server_t *ts, ts_kind_t kind, const char *mode,
     return CHECK(ts_start(ts, &cfg) == 0);
 }
 
-/* shutdown() first: fork-mode children hold copies of our descriptors. */
-static void hang_up(int fd)
-{
-    shutdown(fd, SHUT_RDWR);
-    close(fd);
-}
 
 /* ---- Datagram clients --------------------------------------------------- */
 
@@ -168,7 +139,7 @@ static void expect_reply(int fd, const qa_t *c)
     ssize_t n = ask(fd, c->q, c->qlen, buf, sizeof(buf));
     size_t want = strlen(c->a);
     if (!CHECK(n == (ssize_t)want && memcmp(buf, c->a, want) == 0))
-        note("asked \"%.*s\" (%zu bytes): expected \"%s\", got %zd \"%s\"",
+        ts_note("asked \"%.*s\" (%zu bytes): expected \"%s\", got %zd \"%s\"",
              (int)(c->qlen < 40 ? c->qlen : 40), c->q, c->qlen, c->a, n,
              n >= 0 ? buf : "");
     CHECK(n >= 0 && (size_t)n <= reply_limit(c->qlen));
@@ -208,7 +179,7 @@ static void robot_dialogue_case(ts_kind_t kind, const char *mode,
     for (int c = 0; c < 2; c++)
         if (fd[c] >= 0) {
             CHECK(quiet(fd[c]));
-            hang_up(fd[c]);
+            ts_hang_up(fd[c]);
         }
     ts_stop(&ts);
 }
@@ -271,12 +242,12 @@ static void robot_time_case(ts_kind_t kind, const char *mode, const void *arg)
     for (size_t i = 0; fd >= 0 && i < COUNT(asks); i++) {
         ssize_t n = ask(fd, asks[i].q, strlen(asks[i].q), buf, sizeof(buf));
         if (!CHECK(n > 0 && is_time_reply(buf, asks[i].prefix)))
-            note("asked \"%s\": got %zd \"%s\"", asks[i].q, n,
+            ts_note("asked \"%s\": got %zd \"%s\"", asks[i].q, n,
                  n > 0 ? buf : "");
         CHECK(n >= 0 && (size_t)n <= REPLY_FLOOR);
     }
     if (CHECK(fd >= 0))
-        hang_up(fd);
+        ts_hang_up(fd);
     ts_stop(&ts);
 }
 
@@ -310,7 +281,7 @@ static void robot_limit_case(ts_kind_t kind, const char *mode, const void *arg)
     }
     free(junk);
     if (fd >= 0)
-        hang_up(fd);
+        ts_hang_up(fd);
     ts_stop(&ts);
 }
 
@@ -333,7 +304,7 @@ static void robot_refuse_case(ts_kind_t kind, const char *mode, const void *arg)
     int fds = ts_count_fds();
     int rc = ss_server_create(&srv, &cfg, err, sizeof(err));
     if (!CHECK(rc == -EINVAL && strcmp(err, REFUSED) == 0))
-        note("rc %d, err \"%s\"", rc, err);
+        ts_note("rc %d, err \"%s\"", rc, err);
     if (rc == 0 && srv)
         ss_server_close(srv);
     CHECK(ts_count_fds() == fds);
@@ -349,13 +320,13 @@ static void test_robot_refuses_streams(void)
 /* The CLI prints open's message and exits 1; with --udp it answers. */
 static void test_robot_cli(void)
 {
-    snprintf(where, sizeof(where), "cli");
+    snprintf(ts_where, sizeof(ts_where), "cli");
     cli_proc_t p;
     const char *tcp[] = {"--handler", "robot", "--listen", "127.0.0.1:0", NULL};
     if (CHECK(ts_cli_start(&p, tcp, 0) == 0)) {
         CHECK(ts_cli_wait(&p, T) == 1);
         if (!CHECK(strstr(p.errtext, REFUSED) != NULL))
-            note("stderr: %s", p.errtext);
+            ts_note("stderr: %s", p.errtext);
     }
     const char *udp[] = {"--handler", "robot",       "--udp",
                          "--listen",  "127.0.0.1:0", NULL};
@@ -364,7 +335,7 @@ static void test_robot_cli(void)
     int fd = ts_connect(p.address, 1);
     if (CHECK(fd >= 0)) {
         expect_reply(fd, &dialogue[1]);
-        hang_up(fd);
+        ts_hang_up(fd);
     }
     kill(p.pid, SIGTERM);
     CHECK(ts_cli_wait(&p, T) == 0);
@@ -435,7 +406,7 @@ static void robot_client_case(ts_kind_t kind, const char *mode, const void *arg)
     const char *args[] = {ts.address, "你好", "时间", "bye", "?", NULL};
     CHECK(run_example(&p, "robot_client", args, T, NULL) == 0);
     if (!CHECK(output_is(p.outtext, want)))
-        note("stdout: %s\nstderr: %s", p.outtext, p.errtext);
+        ts_note("stdout: %s\nstderr: %s", p.outtext, p.errtext);
     ts_stop(&ts);
 }
 
@@ -447,7 +418,7 @@ static void test_robot_client(void)
 /* Without questions on the command line it reads them from stdin. */
 static void test_robot_client_stdin(void)
 {
-    snprintf(where, sizeof(where), "udp4/thread, stdin");
+    snprintf(ts_where, sizeof(ts_where), "udp4/thread, stdin");
     static const char *const want[] = {"hello -> Hello! I am a robot.\n",
                                        "HELP -> " HELP_EN, "再见 -> 再见!\n",
                                        NULL};
@@ -462,7 +433,7 @@ static void test_robot_client_stdin(void)
     if (CHECK(ts_proc_start(&p, "/bin/sh", args, 0) == 0)) {
         CHECK(ts_cli_wait(&p, T) == 0);
         if (!CHECK(output_is(p.outtext, want)))
-            note("stdout: %s\nstderr: %s", p.outtext, p.errtext);
+            ts_note("stdout: %s\nstderr: %s", p.outtext, p.errtext);
     }
     ts_stop(&ts);
 }
@@ -471,7 +442,7 @@ static void test_robot_client_stdin(void)
  * all of them -- within a bounded time. */
 static void test_robot_client_refused(void)
 {
-    snprintf(where, sizeof(where), "udp4, nothing listening");
+    snprintf(ts_where, sizeof(ts_where), "udp4, nothing listening");
     char address[64];
     int fd = free_port(SOCK_DGRAM, address, sizeof(address));
     if (!CHECK(fd >= 0))
@@ -483,11 +454,11 @@ static void test_robot_client_refused(void)
     CHECK(run_example(&p, "robot_client", args, T, &ms) == 1);
     if (!CHECK(ms >= CLIENT_TRIES * CLIENT_TRY_MS - 100 &&
                ms < CLIENT_TRIES * CLIENT_TRY_MS + 1500))
-        note("gave up after %lld ms", ms);
+        ts_note("gave up after %lld ms", ms);
     if (!CHECK(strstr(p.errtext, "no answer to \"你好\"") &&
                strstr(p.errtext, "after 3 tries of 500 ms") &&
                strstr(p.errtext, "nothing listens")))
-        note("stderr: %s", p.errtext);
+        ts_note("stderr: %s", p.errtext);
     CHECK(p.outlen == 0);
 }
 
@@ -495,7 +466,7 @@ static void test_robot_client_refused(void)
  * the question arrive, then the client gives up. */
 static void test_robot_client_silent(void)
 {
-    snprintf(where, sizeof(where), "udp4, silent server");
+    snprintf(ts_where, sizeof(ts_where), "udp4, silent server");
     char address[64], buf[256];
     int fd = free_port(SOCK_DGRAM, address, sizeof(address));
     if (!CHECK(fd >= 0))
@@ -510,10 +481,10 @@ static void test_robot_client_silent(void)
     while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) >= 0)
         copies += n == (ssize_t)strlen("时间") && memcmp(buf, "时间", n) == 0;
     if (!CHECK(copies == CLIENT_TRIES))
-        note("%d copies of the question arrived", copies);
+        ts_note("%d copies of the question arrived", copies);
     if (!CHECK(strstr(p.errtext, "no answer") &&
                !strstr(p.errtext, "nothing listens")))
-        note("stderr: %s", p.errtext);
+        ts_note("stderr: %s", p.errtext);
     close(fd);
 }
 
@@ -556,7 +527,7 @@ static void *answer_late_twice(void *arg)
 
 static void test_robot_client_stale(void)
 {
-    snprintf(where, sizeof(where), "udp4, answers late and twice");
+    snprintf(ts_where, sizeof(ts_where), "udp4, answers late and twice");
     static const char *const want[] = {"one -> answer to one\n",
                                        "two -> answer to two\n", NULL};
     char address[64], path[512];
@@ -579,13 +550,13 @@ static void test_robot_client_stale(void)
         pthread_join(tid, NULL);
     CHECK(d.answered == 2);
     if (!CHECK(output_is(p.outtext, want)))
-        note("stdout: %s\nstderr: %s", p.outtext, p.errtext);
+        ts_note("stdout: %s\nstderr: %s", p.outtext, p.errtext);
     close(d.fd);
 }
 
 static void test_robot_client_usage(void)
 {
-    snprintf(where, sizeof(where), "robot_client usage");
+    snprintf(ts_where, sizeof(ts_where), "robot_client usage");
     static const char *const bad[][2] = {{NULL}, {"8002"}, {"127.0.0.1:"}};
     for (size_t i = 0; i < COUNT(bad); i++) {
         cli_proc_t p;
@@ -622,7 +593,7 @@ static void echo_many_case(ts_kind_t kind, const char *mode, const void *arg)
     int err_ok =
         CHECK(c->err ? strstr(p.errtext, c->err) != NULL : p.errlen == 0);
     if (!out_ok || !err_ok)
-        note("stdout: %s\nstderr: %s", p.outtext, p.errtext);
+        ts_note("stdout: %s\nstderr: %s", p.outtext, p.errtext);
     ts_stop(&ts);
 }
 
@@ -655,13 +626,13 @@ static void test_echo_many_wrong_reply(void)
     static const char *const args[] = {"-n", "5", "-m", "hello", NULL};
     static const many_case_t c = {&ss_handler_thankyou, args, 1,
                                   "0 ok, 5 failed, ", "reply differs"};
-    snprintf(where, sizeof(where), "tcp4/thread, thankyou");
+    snprintf(ts_where, sizeof(ts_where), "tcp4/thread, thankyou");
     echo_many_case(TS_TCP4, "thread", &c);
 }
 
 static void test_echo_many_refused(void)
 {
-    snprintf(where, sizeof(where), "tcp4, nothing listening");
+    snprintf(ts_where, sizeof(ts_where), "tcp4, nothing listening");
     char address[64];
     int fd = free_port(SOCK_STREAM, address, sizeof(address));
     if (!CHECK(fd >= 0))
@@ -672,12 +643,12 @@ static void test_echo_many_refused(void)
     CHECK(run_example(&p, "echo_client_many", args, T, NULL) == 1);
     CHECK(strncmp(p.outtext, "0 ok, 3 failed, ", 16) == 0);
     if (!CHECK(strstr(p.errtext, "connection 1: connect: ") != NULL))
-        note("stderr: %s", p.errtext);
+        ts_note("stderr: %s", p.errtext);
 }
 
 static void test_echo_many_usage(void)
 {
-    snprintf(where, sizeof(where), "echo_client_many usage");
+    snprintf(ts_where, sizeof(ts_where), "echo_client_many usage");
     static const char *const bad[][5] = {{NULL},
                                          {"127.0.0.1:1", "-n", "0", NULL},
                                          {"127.0.0.1:1", "-n", "12x", NULL},
@@ -688,7 +659,7 @@ static void test_echo_many_usage(void)
     for (size_t i = 0; i < COUNT(bad); i++) {
         cli_proc_t p;
         if (!CHECK(run_example(&p, "echo_client_many", bad[i], T, NULL) == 2))
-            note("case %zu: stdout %s", i, p.outtext);
+            ts_note("case %zu: stdout %s", i, p.outtext);
         CHECK(strstr(p.errtext, "usage: echo_client_many") != NULL);
     }
 }

@@ -17,10 +17,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const char *const modes[] = {
-    "sync",  "fork",       "thread",      "prethread", "prethread-lock",
-    "event", "event-poll", "event-select"};
-#define NMODES 8
 
 /* ---- Handlers used here ------------------------------------------------ */
 
@@ -57,10 +53,10 @@ static void error_to_client(ss_server_t *srv, ss_request_t *req, int err)
 
 static void test_handle_error_reaches_hook(void)
 {
-    for (int m = 0; m < NMODES; m++) {
+    for (int m = 0; m < TS_NMODES; m++) {
         ss_config_t cfg;
         test_server_t ts;
-        ts_config(&cfg, TS_TCP4, modes[m], &hold);
+        ts_config(&cfg, TS_TCP4, ts_modes[m], &hold);
         cfg.handle_error = error_to_client;
         CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
 
@@ -103,11 +99,11 @@ static int reject_odd(ss_server_t *srv, ss_request_t *req)
 
 static void test_verify_request_rejects_only_that_connection(void)
 {
-    for (int m = 0; m < NMODES; m++) {
+    for (int m = 0; m < TS_NMODES; m++) {
         int count = 0;
         ss_config_t cfg;
         test_server_t ts;
-        ts_config(&cfg, TS_TCP4, modes[m], &ss_handler_thankyou);
+        ts_config(&cfg, TS_TCP4, ts_modes[m], &ss_handler_thankyou);
         cfg.verify_request = reject_odd;
         cfg.context = &count;
         CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
@@ -132,10 +128,10 @@ static void test_verify_request_rejects_only_that_connection(void)
 
 static void test_shutdown_is_prompt(void)
 {
-    for (int m = 0; m < NMODES; m++) {
+    for (int m = 0; m < TS_NMODES; m++) {
         ss_config_t cfg;
         test_server_t ts;
-        ts_config(&cfg, TS_TCP4, modes[m], &ss_handler_echo);
+        ts_config(&cfg, TS_TCP4, ts_modes[m], &ss_handler_echo);
         CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
         ts_sleep_ms(50); /* let it settle into poll */
         long long t0 = ts_now_ms();
@@ -434,10 +430,10 @@ static void *join_and_close(void *arg)
  * there, requests progress only in serve_forever or close). */
 static void test_in_flight_finishes_within_grace(void)
 {
-    for (int m = 0; m < NMODES; m++) {
+    for (int m = 0; m < TS_NMODES; m++) {
         ss_config_t cfg;
         test_server_t ts;
-        ts_config(&cfg, TS_TCP4, modes[m], &hold);
+        ts_config(&cfg, TS_TCP4, ts_modes[m], &hold);
         CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
         int fd = ts_connect(ts.address, 0);
         char buf[64];

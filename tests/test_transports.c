@@ -10,12 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const modes[] = {
-    "sync",  "fork",       "thread",      "prethread", "prethread-lock",
-    "event", "event-poll", "event-select"};
 static const ts_kind_t kinds[] = {TS_TCP4, TS_TCP6, TS_UDP4, TS_UNIX,
                                   TS_UNIX_DGRAM};
-#define NMODES (sizeof(modes) / sizeof(modes[0]))
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 #define ROUND_TRIPS 3
 
@@ -97,14 +93,14 @@ static void check_all(const ss_handler_t *handler, const char *mode)
 /* Every mode past the first three: the pool designs and the pollers. */
 static void test_echo_more(void)
 {
-    for (size_t m = 3; m < NMODES; m++)
-        check_all(&ss_handler_echo, modes[m]);
+    for (size_t m = 3; m < TS_NMODES; m++)
+        check_all(&ss_handler_echo, ts_modes[m]);
 }
 
 static void test_thanks_more(void)
 {
-    for (size_t m = 3; m < NMODES; m++)
-        check_all(&ss_handler_thankyou, modes[m]);
+    for (size_t m = 3; m < TS_NMODES; m++)
+        check_all(&ss_handler_thankyou, ts_modes[m]);
 }
 
 static void test_echo_sync(void) { check_all(&ss_handler_echo, "sync"); }
@@ -122,10 +118,10 @@ static void test_thanks_thread(void)
 static void test_concurrent_clients(void)
 {
     enum { CLIENTS = 50 };
-    for (size_t m = 1; m < NMODES; m++) {
+    for (size_t m = 1; m < TS_NMODES; m++) {
         ss_config_t cfg;
         test_server_t ts;
-        ts_config(&cfg, TS_TCP4, modes[m], &ss_handler_echo);
+        ts_config(&cfg, TS_TCP4, ts_modes[m], &ss_handler_echo);
         CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
         int fd[CLIENTS];
         for (int i = 0; i < CLIENTS; i++) {

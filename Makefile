@@ -33,7 +33,7 @@ CLI_OBJ  = $(call obj,$(CLI_SRC))
 TEST_OBJ = $(call obj,$(TEST_SRC))
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 
-.PHONY: all lib cli examples run bench-switch bench-idle test test-plain test-sanitized cunit \
+.PHONY: all lib cli examples run bench-switch bench-idle test test-tsan test-plain test-sanitized cunit \
         install uninstall clean
 all: lib cli examples
 lib: $(BUILD)/libsocketserver.a $(BUILD)/libsocketserver.so
@@ -129,6 +129,18 @@ test-sanitized: cunit
 	  EXTRA_CFLAGS='$(SAN_FLAGS)' CFLAGS='-O1 -g' test-plain 2>&1 \
 	  | tee build/sanitized/test.log
 	@! grep -E 'Sanitizer|runtime error' build/sanitized/test.log
+
+# ThreadSanitizer over the suites where threads, pools, coroutines and
+# workers meet; any report fails the run.
+TSAN_SUITES = request server transports event chat workers
+test-tsan: cunit
+	@mkdir -p build/tsan
+	set -o pipefail; for suite in $(TSAN_SUITES); do \
+	  SS_TEST_SUITE=$$suite TSAN_OPTIONS=halt_on_error=1 \
+	  $(MAKE) -s BUILD=build/tsan EXTRA_CFLAGS=-fsanitize=thread \
+	    CFLAGS='-O1 -g' test-plain || exit 1; \
+	done 2>&1 | tee build/tsan/test.log
+	@! grep -E 'ThreadSanitizer' build/tsan/test.log
 
 test: test-plain test-sanitized
 

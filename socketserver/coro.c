@@ -36,6 +36,25 @@ void __sanitizer_finish_switch_fiber(void *fake_stack_save,
 #define FIBER_FINISH(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
 #endif
 
+/* ThreadSanitizer too: each coroutine is a "fiber" to it. */
+#if defined(__SANITIZE_THREAD__)
+#define SS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define SS_TSAN 1
+#endif
+#endif
+
+#ifdef SS_TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#define TSAN_SWITCH(fiber) __tsan_switch_to_fiber(fiber, 0)
+#else
+#define TSAN_SWITCH(fiber) ((void)(fiber))
+#endif
+
 /* The scheduler's stack, learnt by each coroutine when it first runs (for
  * the sanitizer's bookkeeping only). */
 static _Thread_local const void *scheduler_stack;
@@ -147,6 +166,9 @@ ss_coro_t *ss__coro_new(size_t stack_size, ss_coro_fn fn, void *arg)
     mprotect(map, page, PROT_NONE); /* overflow faults instead of corrupting */
     coro->stack = map + page;
     coro->stack_size = stack_size;
+#ifdef SS_TSAN
+    coro->tsan_fiber = __tsan_create_fiber(0);
+#endif
     ss__coro_reset(coro, fn, arg);
     return coro;
 }
@@ -164,6 +186,9 @@ void ss__coro_free(ss_coro_t *coro)
     if (!coro)
         return;
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
+#ifdef SS_TSAN
+    __tsan_destroy_fiber(coro->tsan_fiber);
+#endif
     munmap((char *)coro->stack - page, coro->stack_size + page);
     free(coro);
 }
@@ -175,7 +200,11 @@ void ss__coro_resume(ss_coro_ctx_t *scheduler, ss_coro_t *coro)
 #ifndef SS_CORO_ASM
     starting = coro;
 #endif
+#ifdef SS_TSAN
+    coro->tsan_caller = __tsan_get_current_fiber();
+#endif
     FIBER_START(&fake, coro->stack, coro->stack_size);
+    TSAN_SWITCH(coro->tsan_fiber);
     SWITCH(scheduler, &coro->ctx);
     FIBER_FINISH(fake, NULL, NULL);
 }
@@ -186,6 +215,7 @@ void ss__coro_yield(ss_coro_t *coro)
     /* A finished coroutine's frames are dead: tell the sanitizer so. */
     FIBER_START(coro->done ? NULL : &fake, scheduler_stack,
                 scheduler_stack_size);
+    TSAN_SWITCH(coro->tsan_caller);
     SWITCH(&coro->ctx, coro->caller);
     FIBER_FINISH(fake, &scheduler_stack, &scheduler_stack_size);
 }

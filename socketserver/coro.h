@@ -33,6 +33,7 @@ struct ss_coro {
     void *stack; /* mapping: guard page, then the stack */
     size_t stack_size;
     int done;
+    void *tsan_fiber, *tsan_caller; /* ThreadSanitizer builds only */
 };
 
 /* A coroutine that will run fn(coro) on a stack of stack_size bytes (a

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,7 +115,7 @@ static const ss_handler_t sink = {.name = "sink", .handle = sink_handle};
 /* A client that keeps the sink's socket full, in a thread of its own. */
 typedef struct {
     const char *address;
-    volatile int stop;
+    atomic_int stop;
     long long sent;
 } flood_t;
 
@@ -125,7 +126,7 @@ static void *flood(void *arg)
     size_t size = 1 << 20;
     char *buf = calloc(1, size);
     long long until = ts_now_ms() + 5000; /* bounded whatever happens */
-    while (fd >= 0 && buf && !f->stop && ts_now_ms() < until) {
+    while (fd >= 0 && buf && !atomic_load(&f->stop) && ts_now_ms() < until) {
         ssize_t n = send(fd, buf, size, MSG_NOSIGNAL);
         if (n <= 0)
             break;
@@ -145,7 +146,8 @@ static void test_flooding_client_does_not_starve(void)
     test_server_t ts;
     ts_config(&cfg, TS_TCP4, "event", &sink);
     CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
-    flood_t f = {ts.address, 0, 0};
+    flood_t f = {.address = ts.address, .sent = 0};
+    atomic_init(&f.stop, 0);
     pthread_t th;
     CU_ASSERT_FATAL(pthread_create(&th, NULL, flood, &f) == 0);
     ts_sleep_ms(200); /* the flood is under way */
@@ -160,7 +162,7 @@ static void test_flooding_client_does_not_starve(void)
         worst = took > worst ? took : worst;
         close(fd);
     }
-    f.stop = 1;
+    atomic_store(&f.stop, 1);
     pthread_join(th, NULL);
     CU_ASSERT(f.sent > (1 << 20)); /* it really was flooding */
     CU_ASSERT_EQUAL(answered, 5);

@@ -88,6 +88,8 @@ static void config_from_options(ss_config_t *cfg, cli_options_t *o)
     cfg->tcp_nodelay = o->nodelay;
     cfg->max_datagram = o->max_datagram;
     cfg->timeout_ms = o->timeout_ms;
+    cfg->deadline_ms = o->deadline_ms;
+    cfg->max_conns = o->max_conns;
     cfg->max_children = o->max_children;
     cfg->max_threads = o->max_threads;
     cfg->thread_stack_size = o->thread_stack;

@@ -21,11 +21,13 @@ static const char usage[] =
     "                    [--max-requests N] [--max-requests-jitter J]\n"
     "                    [--worker-timeout SECONDS] [--pidfile PATH]\n"
     "                    [--user U] [--group G] [--refuse-root]\n"
-    "                    [--listen ADDR] [--udp] [--max-children N]\n"
+    "                    [--listen ADDR] [--udp] [--max-conns N]\n"
+    "                    [--max-children N]\n"
     "                    [--max-threads N] [--thread-stack KIB]\n"
     "                    [--threads N] [--pool-accept queue|lock]\n"
     "                    [--poller epoll|poll|select] [--coro-stack KIB]\n"
     "                    [--grace SECONDS] [--timeout SECONDS]\n"
+    "                    [--deadline SECONDS]\n"
     "                    [--backlog N] [--max-datagram BYTES] [--nodelay]\n"
     "                    [--reuse-port] [--no-reuse-address]\n"
     "                    [--log-level error|warn|info|debug]\n"
@@ -55,6 +57,8 @@ static const char help[] =
     "  --listen ADDR      HOST:PORT, [IPV6]:PORT or unix:PATH; port 0 picks\n"
     "                     a free port (default 127.0.0.1:8002)\n"
     "  --udp              a datagram server (UDP, or Unix datagram)\n"
+    "  --max-conns N      connections open at once, any mode; beyond it\n"
+    "                     clients wait in the backlog (default: no cap)\n"
     "  --max-children N   fork mode: live children at most (default 40)\n"
     "  --max-threads N    thread mode: live threads at most (default 256)\n"
     "  --thread-stack KIB thread mode: stack size per thread\n"
@@ -66,6 +70,7 @@ static const char help[] =
     "  --grace SECONDS    on SIGINT/SIGTERM, time in-flight connections get\n"
     "                     to finish (default 10)\n"
     "  --timeout SECONDS  idle timeout of each read or write (default none)\n"
+    "  --deadline SECONDS the longest a connection may live (default none)\n"
     "  --backlog N        listen backlog (default SOMAXCONN)\n"
     "  --max-datagram B   longest datagram accepted (default 8192)\n"
     "  --nodelay          TCP_NODELAY on connections\n"
@@ -191,6 +196,9 @@ static int apply_value(cli_options_t *o, const char *flag, const char *value)
         o->listen = value;
         if (ss_address_check(value, why, sizeof(why)) < 0)
             return bad("%s: %s", flag, why);
+    } else if (strcmp(flag, "--max-conns") == 0) {
+        if (!(rc = parse_count(flag, value, 1000000, &n)))
+            o->max_conns = (int)n;
     } else if (strcmp(flag, "--max-children") == 0) {
         if (!(rc = parse_count(flag, value, 100000, &n)))
             o->max_children = (int)n;
@@ -251,6 +259,8 @@ static int apply_value(cli_options_t *o, const char *flag, const char *value)
         rc = parse_seconds(flag, value, &o->grace_ms);
     } else if (strcmp(flag, "--timeout") == 0) {
         rc = parse_seconds(flag, value, &o->timeout_ms);
+    } else if (strcmp(flag, "--deadline") == 0) {
+        rc = parse_seconds(flag, value, &o->deadline_ms);
     } else if (strcmp(flag, "--log-level") == 0) {
         rc = parse_log_level(value, &o->log_level);
     } else if (strcmp(flag, "--delay") == 0) {
@@ -292,9 +302,9 @@ static int apply_switch(cli_options_t *o, const char *flag)
 static int takes_value(const char *flag)
 {
     static const char *const flags[] = {
-        "--mode",    "--handler", "--listen",  "--max-children",
+        "--mode",    "--handler", "--listen",  "--max-children", "--max-conns",
         "--max-threads", "--thread-stack", "--backlog", "--max-datagram",
-        "--grace",   "--timeout", "--log-level", "--delay",
+        "--grace",   "--timeout", "--deadline", "--log-level", "--delay",
         "--poem",    "--remote",  "--root",    "--poller", "--coro-stack",
         "--threads", "--pool-accept", "--workers", "--accept",
         "--max-requests", "--max-requests-jitter", "--worker-timeout",

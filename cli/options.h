@@ -14,10 +14,10 @@ typedef struct cli_options {
     const char *pidfile, *log_file, *user, *group;
     int refuse_root;
     int udp, nodelay, reuse_port, reuse_address;
-    int max_children, max_threads, pool_threads, backlog;
+    int max_conns, max_children, max_threads, pool_threads, backlog;
     int workers, max_requests, max_requests_jitter, worker_timeout_ms;
     size_t thread_stack, coro_stack, max_datagram;
-    int grace_ms, timeout_ms, log_level;
+    int grace_ms, timeout_ms, deadline_ms, log_level;
     handler_options_t handler_opts; /* --delay, --poem, --remote, --root */
 } cli_options_t;
 

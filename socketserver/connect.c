@@ -12,9 +12,7 @@
 /* Finish a connect() that answered EINPROGRESS: 0 or -errno. */
 static int finish_connect(ss_request_t *req, int fd)
 {
-    long long deadline =
-        req->timeout_ms > 0 ? ss__now_ms() + req->timeout_ms : 0;
-    int rc = ss__wait_fd(req, fd, POLLOUT, deadline);
+    int rc = ss__wait_fd(req, fd, POLLOUT, ss__call_deadline(req));
     if (rc < 0)
         return rc;
     int err = 0;

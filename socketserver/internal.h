@@ -133,6 +133,7 @@ struct ss_request {
     int fd;       /* the connection, or the server socket for datagrams */
     int datagram; /* 1: in holds the datagram; sends go to peer */
     int timeout_ms;
+    long long deadline_at_ms; /* the connection's end of life, or 0 */
     struct sockaddr_storage peer;
     socklen_t peer_len;
     char peer_text[SS_ADDRSTRLEN]; /* formatted on first ss_peer */
@@ -174,6 +175,7 @@ int ss__wait(ss_request_t *req, struct pollfd *fds, unsigned nfds,
              long long deadline_ms);
 int ss__wait_fd(ss_request_t *req, int fd, short events,
                 long long deadline_ms);
+long long ss__call_deadline(const ss_request_t *req);
 
 /* server.c */
 void ss__server_ref(ss_server_t *srv);

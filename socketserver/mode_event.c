@@ -443,6 +443,14 @@ static int run_pass(event_state_t *st, struct pollfd *loop, unsigned nloop,
     return loop_ready;
 }
 
+/* max_conns: the loop re-asks after every pass, and a pass ends when a
+ * coroutine finishes, so no wake-up is needed. */
+static int event_has_room(ss_server_t *srv)
+{
+    event_state_t *st = srv->mode_state;
+    return srv->cfg.max_conns <= 0 || st->live < srv->cfg.max_conns;
+}
+
 static int event_poll_wait(ss_server_t *srv, struct pollfd *pfd, unsigned n,
                            int timeout_ms)
 {
@@ -582,6 +590,7 @@ const ss_mode_t ss__mode_event = {
     .name = "event",
     .summary = "one thread, a poller, a coroutine per connection",
     .open = event_open,
+    .has_room = event_has_room,
     .process = event_process,
     .poll_wait = event_poll_wait,
     .close = event_close,

@@ -41,13 +41,21 @@ static void run_and_free(ss_request_t *req)
     ss__request_free(req);
 }
 
-static void mark_busy(pool_state_t *st, int delta)
+/* A thread took (+1) or finished (-1) a request.  Finishing one at the
+ * max_conns cap wakes the loop: it may accept again. */
+static void mark_busy(ss_server_t *srv, pool_state_t *st, int delta)
 {
     pthread_mutex_lock(&st->lock);
+    int was_full = srv->cfg.max_conns > 0 &&
+                   st->busy + st->count >= srv->cfg.max_conns;
     st->busy += delta;
     if (delta < 0)
         pthread_cond_broadcast(&st->finished);
     pthread_mutex_unlock(&st->lock);
+    if (delta < 0 && was_full) {
+        ssize_t w = write(st->notify_w, "x", 1);
+        (void)w;
+    }
 }
 
 /* ---- Design 8: a queue fed by the server loop -------------------------- */
@@ -73,12 +81,12 @@ static ss_request_t *dequeue(pool_state_t *st)
     return req;
 }
 
-static void queue_worker(pool_state_t *st)
+static void queue_worker(ss_server_t *srv, pool_state_t *st)
 {
     ss_request_t *req;
     while ((req = dequeue(st))) {
         run_and_free(req);
-        mark_busy(st, -1);
+        mark_busy(srv, st, -1);
     }
 }
 
@@ -110,9 +118,9 @@ static void lock_worker(ss_server_t *srv, pool_state_t *st)
     for (;;) {
         ss_request_t *req = accept_locked(srv, st);
         if (req) {
-            mark_busy(st, 1);
+            mark_busy(srv, st, 1);
             run_and_free(req);
-            mark_busy(st, -1);
+            mark_busy(srv, st, -1);
             continue;
         }
         pthread_mutex_lock(&st->accept_lock);
@@ -130,7 +138,7 @@ static void *pool_main(void *arg)
     if (st->lock_design)
         lock_worker(srv, st);
     else
-        queue_worker(st);
+        queue_worker(srv, st);
     return NULL;
 }
 
@@ -172,6 +180,9 @@ static int pool_open(ss_server_t *srv)
     st->lock_design = strcmp(design, "lock") == 0;
     st->nthreads = srv->cfg.pool_threads > 0 ? srv->cfg.pool_threads
                                              : default_threads();
+    if (st->lock_design && srv->cfg.max_conns > 0 &&
+        st->nthreads > srv->cfg.max_conns)
+        st->nthreads = srv->cfg.max_conns; /* each thread holds at most one */
     st->cap = st->nthreads;
     st->queue = calloc((size_t)st->cap, sizeof(*st->queue));
     st->threads = calloc((size_t)st->nthreads, sizeof(*st->threads));
@@ -181,14 +192,17 @@ static int pool_open(ss_server_t *srv)
     return rc < 0 ? rc : start_threads(srv, st);
 }
 
-/* Queue design: room in the queue.  Lock design: the loop never accepts. */
+/* Queue design: room in the queue, and under max_conns.  Lock design:
+ * the loop never accepts (the pool has max_conns threads at most). */
 static int pool_has_room(ss_server_t *srv)
 {
     pool_state_t *st = srv->mode_state;
     if (st->lock_design)
         return 0;
     pthread_mutex_lock(&st->lock);
-    int room = st->count < st->cap;
+    int room = st->count < st->cap &&
+               (srv->cfg.max_conns <= 0 ||
+                st->busy + st->count < srv->cfg.max_conns);
     pthread_mutex_unlock(&st->lock);
     return room;
 }

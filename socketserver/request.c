@@ -86,9 +86,12 @@ int ss__wait_fd(ss_request_t *req, int fd, short events, long long deadline_ms)
     return rc < 0 ? rc : 0;
 }
 
-static long long call_deadline(const ss_request_t *req)
+/* When a blocking call must give up: its own timeout from now, or the
+ * request's total deadline, whichever comes first (0: never). */
+long long ss__call_deadline(const ss_request_t *req)
 {
-    return req->timeout_ms > 0 ? ss__now_ms() + req->timeout_ms : 0;
+    long long idle = req->timeout_ms > 0 ? ss__now_ms() + req->timeout_ms : 0;
+    return earlier(idle, req->deadline_at_ms);
 }
 
 /* ---- Receiving --------------------------------------------------------- */
@@ -137,17 +140,17 @@ static ssize_t recv_until(ss_request_t *req, void *buf, size_t len,
 
 ssize_t ss_recv(ss_request_t *req, void *buf, size_t len)
 {
-    return recv_until(req, buf, len, call_deadline(req));
+    return recv_until(req, buf, len, ss__call_deadline(req));
 }
 
 ssize_t ss_fd_recv(ss_request_t *req, int fd, void *buf, size_t len)
 {
-    return fd_recv(req, fd, buf, len, call_deadline(req));
+    return fd_recv(req, fd, buf, len, ss__call_deadline(req));
 }
 
 ssize_t ss_recv_exact(ss_request_t *req, void *buf, size_t n)
 {
-    long long deadline = call_deadline(req);
+    long long deadline = ss__call_deadline(req);
     size_t got = 0;
     while (got < n) {
         ssize_t k = recv_until(req, (char *)buf + got, n - got, deadline);
@@ -206,7 +209,7 @@ ssize_t ss_read_line(ss_request_t *req, char *buf, size_t cap)
 {
     if (cap == 0)
         return -EINVAL;
-    long long deadline = call_deadline(req);
+    long long deadline = ss__call_deadline(req);
     size_t n = 0;
     for (;;) {
         if (req->in_off == req->in_len) {
@@ -264,7 +267,7 @@ static int send_datagram(ss_request_t *req, const void *buf, size_t len)
 /* send(2) all of buf on any stream descriptor of this request. */
 static int fd_send_all(ss_request_t *req, int fd, const void *buf, size_t len)
 {
-    long long deadline = call_deadline(req);
+    long long deadline = ss__call_deadline(req);
     const char *p = buf;
     while (len > 0) {
         /* MSG_NOSIGNAL: a peer that went away is an EPIPE, not a SIGPIPE
@@ -322,7 +325,7 @@ int ss_poll(ss_request_t *req, struct pollfd *fds, unsigned nfds,
     int ready = buffered_ready(req, fds, nfds);
     if (ready)
         return ready;
-    long long deadline = timeout_ms < 0 ? call_deadline(req)
+    long long deadline = timeout_ms < 0 ? ss__call_deadline(req)
                                         : ss__now_ms() + timeout_ms;
     return ss__wait(req, fds, nfds, deadline);
 }
@@ -378,7 +381,7 @@ int ss_sendf(ss_request_t *req, const char *fmt, ...)
 int ss_sleep(ss_request_t *req, unsigned ms)
 {
     long long wake = ss__now_ms() + ms;
-    long long deadline = call_deadline(req);
+    long long deadline = ss__call_deadline(req);
     if (deadline && deadline < wake)
         return ss__wait_fd(req, -1, 0, deadline);
     int rc = ss__wait_fd(req, -1, 0, wake);
@@ -436,6 +439,9 @@ ss_request_t *ss__request_new(ss_server_t *srv, int fd,
     req->server = srv;
     req->fd = fd;
     req->timeout_ms = srv->cfg.timeout_ms;
+    if (srv->cfg.deadline_ms > 0) /* per-read timeouts alone let a client
+                                     trickle forever (slowloris) */
+        req->deadline_at_ms = ss__now_ms() + srv->cfg.deadline_ms;
     if (peer_len > sizeof(req->peer))
         peer_len = sizeof(req->peer);
     memcpy(&req->peer, peer, peer_len);

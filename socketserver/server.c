@@ -70,6 +70,12 @@ static void apply_defaults(ss_config_t *cfg)
         cfg->grace_ms = 0;
     if (cfg->service_interval_ms <= 0)
         cfg->service_interval_ms = SS_DEFAULT_SERVICE_MS;
+    if (cfg->max_conns > 0) { /* the modes with a cap of their own */
+        if (cfg->max_children > cfg->max_conns)
+            cfg->max_children = cfg->max_conns;
+        if (cfg->max_threads > cfg->max_conns)
+            cfg->max_threads = cfg->max_conns;
+    }
 }
 
 /* ---- Binding ----------------------------------------------------------- */

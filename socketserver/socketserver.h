@@ -168,7 +168,13 @@ typedef struct ss_config {
     int tcp_nodelay;     /* TCP_NODELAY on accepted connections */
     size_t max_datagram; /* largest datagram accepted; 0: 8192 */
     int timeout_ms;      /* per blocking request call; 0: none */
+    int deadline_ms;     /* a connection's whole life; 0: none.  Past it,
+                            every blocking call fails with -ETIMEDOUT */
 
+    int max_conns;            /* connections open at once in this
+                                 process, in every mode; beyond it the
+                                 server stops accepting (clients wait in
+                                 the backlog); 0: the mode's own caps */
     int max_children;         /* fork: live children at most; 0: 40 */
     int max_threads;          /* thread: live threads at most; 0: 256 */
     size_t thread_stack_size; /* thread, prethread: stack size; 0: the

@@ -14,6 +14,7 @@
     X(transports)                                                             \
     X(event)                                                                  \
     X(workers)                                                                \
+    X(limits)                                                                 \
     X(handlers)                                                               \
     X(cli)                                                                    \
     X(poetry)                                                                 \

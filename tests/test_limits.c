@@ -1,0 +1,91 @@
+/* test_limits.c -- the limits that keep a server standing: max_conns in
+ * every mode (clients past it wait in the backlog, nothing is dropped), and
+ * the connection deadline that ends a slowloris client which per-read
+ * timeouts alone would keep forever. */
+#include "helpers.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Greets, then waits for one line and answers "ok". */
+static int hold_handle(ss_request_t *req)
+{
+    char line[64];
+    int rc = ss_send_all(req, "hi\n", 3);
+    ssize_t n = rc < 0 ? rc : ss_read_line(req, line, sizeof(line));
+    return n <= 0 ? (int)n : ss_send_all(req, "ok\n", 3);
+}
+
+static const ss_handler_t hold = {.name = "hold", .handle = hold_handle};
+
+/* With max_conns 2, a third client waits (it is never refused) and is
+ * served as soon as one of the first two leaves. */
+static void test_max_conns_every_mode(void)
+{
+    for (int m = 1; m < TS_NMODES; m++) { /* sync serves one anyway */
+        snprintf(ts_where, sizeof(ts_where), "%s", ts_modes[m]);
+        ss_config_t cfg;
+        test_server_t ts;
+        ts_config(&cfg, TS_TCP4, ts_modes[m], &hold);
+        cfg.max_conns = 2;
+        if (!CHECK(ts_start(&ts, &cfg) == 0))
+            continue;
+        int fd[3];
+        char buf[64];
+        for (int i = 0; i < 3; i++)
+            fd[i] = ts_connect(ts.address, 0);
+        CHECK(ts_read_until(fd[0], buf, sizeof(buf), "hi\n", 2000) == 3);
+        CHECK(ts_read_until(fd[1], buf, sizeof(buf), "hi\n", 2000) == 3);
+        CHECK(ts_read_until(fd[2], buf, sizeof(buf), "hi\n", 300) < 0);
+        ts_send_str(fd[0], "done\n");
+        CHECK(ts_read_all(fd[0], buf, sizeof(buf), 2000) == 3);
+        CHECK(ts_read_until(fd[2], buf, sizeof(buf), "hi\n", 2000) == 3);
+        for (int i = 1; i < 3; i++) {
+            ts_send_str(fd[i], "done\n");
+            CHECK(ts_read_all(fd[i], buf, sizeof(buf), 2000) == 3);
+        }
+        for (int i = 0; i < 3; i++)
+            ts_hang_up(fd[i]);
+        ts_stop(&ts);
+    }
+}
+
+/* A client trickles one byte every 100 ms and never ends its line: each
+ * read succeeds, so the 1 s idle timeout never fires, but the 300 ms
+ * deadline ends the connection. */
+static void test_deadline_ends_slowloris(void)
+{
+    for (int m = 0; m < TS_NMODES; m++) {
+        snprintf(ts_where, sizeof(ts_where), "%s", ts_modes[m]);
+        ss_config_t cfg;
+        test_server_t ts;
+        ts_config(&cfg, TS_TCP4, ts_modes[m], &ss_handler_menu10086);
+        cfg.timeout_ms = 1000;
+        cfg.deadline_ms = 300;
+        if (!CHECK(ts_start(&ts, &cfg) == 0))
+            continue;
+        int fd = ts_connect(ts.address, 0);
+        char buf[256];
+        CHECK(ts_read_until(fd, buf, sizeof(buf), "\n", 2000) > 0);
+        long long t0 = ts_now_ms(), closed = -1;
+        for (int i = 0; i < 20 && closed < 0; i++) {
+            ts_send_str(fd, "1");
+            if (ts_expect_eof(fd, 100))
+                closed = ts_now_ms() - t0;
+        }
+        if (!CHECK(closed >= 150 && closed < 1000))
+            ts_note("closed after %lld ms", closed);
+        ts_hang_up(fd);
+        ts_stop(&ts);
+    }
+}
+
+void register_limits_tests(void)
+{
+    CU_pSuite s = ts_suite("limits");
+    CU_add_test(s, "max_conns: the extra client waits, in every mode",
+                test_max_conns_every_mode);
+    CU_add_test(s, "the deadline ends a slowloris client, every mode",
+                test_deadline_ends_slowloris);
+}

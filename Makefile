@@ -33,7 +33,7 @@ CLI_OBJ  = $(call obj,$(CLI_SRC))
 TEST_OBJ = $(call obj,$(TEST_SRC))
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 
-.PHONY: all lib cli examples run bench-switch bench-idle test test-tsan test-plain test-sanitized cunit \
+.PHONY: all lib cli examples run bench-switch bench-idle test test-tsan fuzz fuzz-bins test-plain test-sanitized cunit \
         install uninstall clean
 all: lib cli examples
 lib: $(BUILD)/libsocketserver.a $(BUILD)/libsocketserver.so
@@ -143,6 +143,34 @@ test-tsan: cunit
 	@! grep -E 'ThreadSanitizer' build/tsan/test.log
 
 test: test-plain test-sanitized
+
+# ---- Fuzzing (clang's libFuzzer) -------------------------------------------
+
+# make fuzz runs each target for FUZZ_SECONDS, starting from its seeds in
+# tests/fuzz/corpus/ (and what earlier runs found, kept in build/fuzz/).
+FUZZ_TARGETS = addr http lines menu
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -fsanitize=fuzzer-no-link,address,undefined \
+             -fno-sanitize-recover=all
+FUZZ_BIN = $(patsubst %,$(BUILD)/fuzz_%,$(FUZZ_TARGETS))
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_request.c $(HND_OBJ) \
+                 $(BUILD)/libsocketserver.a
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BIN)
+
+fuzz:
+	$(MAKE) -s CC=clang BUILD=build/fuzz EXTRA_CFLAGS='$(FUZZ_FLAGS)' \
+	  CFLAGS='-O1 -g' fuzz-bins
+	for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t && \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    -print_final_stats=1 build/fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	    $$( [ $$t = http ] && echo tests/http_corpus ) 2>&1 \
+	    | grep -E '^(stat::number_of_executed_units|INFO: seed|==|SUMMARY)' \
+	    ; [ $${PIPESTATUS[0]} -eq 0 ] || exit 1; \
+	done
 
 # ---- Install -------------------------------------------------------------
 

@@ -207,7 +207,7 @@ static ssize_t fill_read_ahead(ss_request_t *req, long long deadline)
 
 ssize_t ss_read_line(ss_request_t *req, char *buf, size_t cap)
 {
-    if (cap == 0)
+    if (cap < 2) /* no room for a byte and the NUL: it could never progress */
         return -EINVAL;
     long long deadline = ss__call_deadline(req);
     size_t n = 0;

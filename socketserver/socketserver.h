@@ -71,7 +71,8 @@ ssize_t ss_recv(ss_request_t *req, void *buf, size_t len);
 /* Receive exactly n bytes: n, or fewer if the peer closed first; <0 error. */
 ssize_t ss_recv_exact(ss_request_t *req, void *buf, size_t n);
 
-/* Read one line, up to and including '\n', into buf (always NUL-terminated).
+/* Read one line, up to and including '\n', into buf (always NUL-terminated;
+ * cap is at least 2, else -EINVAL).
  * Returns its length, 0 at end of file, or -EMSGSIZE when the line does not
  * fit in cap - 1 bytes (those cap - 1 bytes are consumed; the connection is
  * then mid-line, and most handlers close it).  A last line without '\n' at

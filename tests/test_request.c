@@ -82,6 +82,24 @@ static void test_read_line(void)
     check_lines((const char *[]){"\n\n", NULL}, "L1:\n|L1:\n|EOF|");
 }
 
+/* A cap with no room for a byte could never progress: refused. */
+static int tiny_handle(ss_request_t *req)
+{
+    char buf[1];
+    return ss_sendf(req, "%zd", ss_read_line(req, buf, sizeof(buf)));
+}
+
+static const ss_handler_t tiny = {.name = "tiny", .handle = tiny_handle};
+
+static void test_read_line_tiny_cap(void)
+{
+    char out[32], expect[32];
+    snprintf(expect, sizeof(expect), "%d", -EINVAL);
+    const char *pieces[] = {"data\n", NULL};
+    CU_ASSERT(exchange(TS_TCP4, &tiny, 0, pieces, out, sizeof(out)) > 0);
+    CU_ASSERT_STRING_EQUAL(out, expect);
+}
+
 /* ---- ss_recv_exact ----------------------------------------------------- */
 
 static int exact_handle(ss_request_t *req)
@@ -467,6 +485,8 @@ void register_request_tests(void)
     CU_pSuite s = ts_suite("request");
     CU_add_test(s, "ss_read_line: lines, splits, the cap, end of file",
                 test_read_line);
+    CU_add_test(s, "ss_read_line: a cap of 1 is refused",
+                test_read_line_tiny_cap);
     CU_add_test(s, "ss_recv_exact: pieces joined, short at EOF",
                 test_recv_exact);
     CU_add_test(s, "ss_sendf: output past its stack buffer",

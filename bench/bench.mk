@@ -1,0 +1,29 @@
+# bench/bench.mk -- `make bench`, `make bench-deps` and the bench tools;
+# included by the top Makefile.
+#
+#   make bench-deps     the peers and tools, from Debian (as root)
+#   make bench          every mode beside the peers: build/bench/results.md
+#   make bench QUICK=1  the same, shorter (under 2 minutes)
+#   make bench ONLY='thread nginx'   only these rows of bench/servers.conf
+
+.PHONY: bench bench-deps
+
+# The load generator: one process, one epoll loop (Linux).
+$(BUILD)/bench/loadgen: bench/loadgen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+QUICK ?= 0
+bench: cli $(BUILD)/bench/loadgen
+	BUILD=$(BUILD) QUICK=$(QUICK) ONLY='$(ONLY)' CC=$(CC) bench/run_bench.sh
+
+# Each peer is skipped with a note when missing, so this is optional;
+# nginx-light's stream module is a separate package.
+BENCH_DEBS = wrk apache2-utils nginx-light libnginx-mod-stream \
+             redis-server python3
+bench-deps:
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "run as root, or: sudo apt-get install $(BENCH_DEBS)"; exit 1; \
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_DEBS)

@@ -149,6 +149,7 @@ struct ss_request {
 /* util.c */
 long long ss__now_ms(void);
 int ss__set_nonblocking_cloexec(int fd);
+int ss__set_new_fd_flags(int fd);
 int ss__make_pipe(int *r, int *w);
 
 /* addr.c */

@@ -330,7 +330,10 @@ void ss__event_forget(ss_request_t *req, int fd)
         return;
     fd_slot_t *s = &st->fds[fd];
     s->reader = s->writer = NULL;
-    sync_mask(st, fd, 0);
+    if (st->poller->forgets_on_close)
+        s->mask = 0; /* the close that follows does it */
+    else
+        sync_mask(st, fd, 0);
 }
 
 /* ---- The scheduler ----------------------------------------------------- */

@@ -14,6 +14,10 @@ typedef struct ss_fired {
 
 typedef struct ss_poller_ops {
     const char *name;
+    /* Closing a descriptor stops the kernel watching it (epoll), so the
+     * mode need not tell the poller first: a system call saved per
+     * connection. */
+    int forgets_on_close;
     /* State for a poller, or NULL with errno set. */
     void *(*create)(void);
     void (*destroy)(void *state);

@@ -493,7 +493,8 @@ static ss_request_t *accept_one(ss_server_t *srv)
                          : ss__accept_raw(srv, &peer, &len);
     if (fd < 0)
         return NULL;
-    if (ss__set_nonblocking_cloexec(fd) < 0) {
+    if ((srv->passed ? ss__set_nonblocking_cloexec(fd)
+                     : ss__set_new_fd_flags(fd)) < 0) {
         close(fd);
         return NULL;
     }

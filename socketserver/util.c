@@ -20,6 +20,17 @@ long long ss__now_ms(void)
 /* Every descriptor the library opens is non-blocking (waits go through the
  * mode's wait, with deadlines) and close-on-exec (nothing leaks into a
  * program the user runs). */
+/* For a descriptor just made by accept(): its flags are known to be
+ * clear, so they are set without reading them first (two system calls
+ * fewer per connection). */
+int ss__set_new_fd_flags(int fd)
+{
+    if (fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+        return -errno;
+    return 0;
+}
+
 int ss__set_nonblocking_cloexec(int fd)
 {
     int fl = fcntl(fd, F_GETFL);

@@ -165,6 +165,25 @@ void ts_config(ss_config_t *cfg, ts_kind_t kind, const char *mode,
     }
 }
 
+void ts_each_case(const ts_kind_t *kinds, size_t nkinds, ts_case_fn fn,
+                  const void *arg)
+{
+    for (size_t k = 0; k < nkinds; k++)
+        for (size_t m = 0; m < TS_NMODES; m++) {
+            snprintf(ts_where, sizeof(ts_where), "%s/%s",
+                     ts_kind_name(kinds[k]), ts_modes[m]);
+            fn(kinds[k], ts_modes[m], arg);
+        }
+}
+
+int ts_start_case(test_server_t *ts, ts_kind_t kind, const char *mode,
+                  const ss_handler_t *handler)
+{
+    ss_config_t cfg;
+    ts_config(&cfg, kind, mode, handler);
+    return CHECK(ts_start(ts, &cfg) == 0);
+}
+
 /* ---- Clients ----------------------------------------------------------- */
 
 static void set_io_timeouts(int fd)

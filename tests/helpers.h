@@ -58,6 +58,15 @@ void ts_config(ss_config_t *cfg, ts_kind_t kind, const char *mode,
                const ss_handler_t *handler);
 const char *ts_kind_name(ts_kind_t kind);
 
+/* Run fn(kind, mode, arg) for every kind given and every mode in
+ * ts_modes, with ts_where naming each case. */
+typedef void (*ts_case_fn)(ts_kind_t kind, const char *mode, const void *arg);
+void ts_each_case(const ts_kind_t *kinds, size_t nkinds, ts_case_fn fn,
+                  const void *arg);
+/* ts_config + ts_start, CHECKed: 1 when the server runs. */
+int ts_start_case(test_server_t *ts, ts_kind_t kind, const char *mode,
+                  const ss_handler_t *handler);
+
 /* A unique socket path under /tmp; static storage per call site is not
  * needed: it writes into buf. */
 const char *ts_unix_path(char *buf, size_t cap);

@@ -32,27 +32,6 @@ static const ts_kind_t dgrams[] = {TS_UDP4, TS_UNIX_DGRAM};
 
 
 
-/* Run fn(kind, mode, arg) for every kind in kinds and every mode. */
-typedef void (*case_fn)(ts_kind_t kind, const char *mode, const void *arg);
-static void each_case(const ts_kind_t *kinds, size_t nkinds, case_fn fn,
-                      const void *arg)
-{
-    for (size_t k = 0; k < nkinds; k++)
-        for (size_t m = 0; m < TS_NMODES; m++) {
-            snprintf(ts_where, sizeof(ts_where), "%s/%s", ts_kind_name(kinds[k]),
-                     ts_modes[m]);
-            fn(kinds[k], ts_modes[m], arg);
-        }
-}
-
-static int start(test_server_t *ts, ts_kind_t kind, const char *mode,
-                 const ss_handler_t *handler)
-{
-    ss_config_t cfg;
-    ts_config(&cfg, kind, mode, handler);
-    return CHECK(ts_start(ts, &cfg) == 0);
-}
-
 /* ---- Client side -------------------------------------------------------- */
 
 
@@ -157,7 +136,7 @@ static void menu_script_case(ts_kind_t kind, const char *mode,
                              const void *script)
 {
     test_server_t ts;
-    if (!start(&ts, kind, mode, &ss_handler_menu10086))
+    if (!ts_start_case(&ts, kind, mode, &ss_handler_menu10086))
         return;
     int fd = dial(&ts);
     if (fd >= 0) {
@@ -174,7 +153,7 @@ static const step_t dialogue[] = {
 
 static void test_menu_dialogue(void)
 {
-    each_case(streams, COUNT(streams), menu_script_case, dialogue);
+    ts_each_case(streams, COUNT(streams), menu_script_case, dialogue);
 }
 
 static void test_menu_whitespace(void)
@@ -185,8 +164,8 @@ static void test_menu_whitespace(void)
         {"exitx\n", RETRY},     {"exit   \t\r\n", HANGUP}, {NULL, NULL}};
     static const step_t exit_spaces[] = {{"exit   \n", HANGUP},
                                          {NULL, NULL}};
-    each_case(tcp4, 1, menu_script_case, script);
-    each_case(tcp4, 1, menu_script_case, exit_spaces);
+    ts_each_case(tcp4, 1, menu_script_case, script);
+    ts_each_case(tcp4, 1, menu_script_case, exit_spaces);
 }
 
 static void test_menu_pipelined(void)
@@ -197,7 +176,7 @@ static void test_menu_pipelined(void)
         {"0\nexit\n0\n1\n", OPERATOR}, /* nothing after the hang-up */
         {NULL, HANGUP},
         {NULL, NULL}};
-    each_case(tcp4, 1, menu_script_case, script);
+    ts_each_case(tcp4, 1, menu_script_case, script);
 }
 
 static void test_menu_split_lines(void)
@@ -206,7 +185,7 @@ static void test_menu_split_lines(void)
         {"0", ""},    {"\n", OPERATOR}, {" ", ""}, {" 0", ""},
         {" \r", ""},  {"\n", OPERATOR}, {"12", ""}, {"34\r\n", RETRY},
         {"ex", ""},   {"it \r", ""},    {"\n", HANGUP}, {NULL, NULL}};
-    each_case(tcp4, 1, menu_script_case, script);
+    ts_each_case(tcp4, 1, menu_script_case, script);
 }
 
 /* A line of len bytes (fill, then tail) and its terminator, and the one
@@ -220,7 +199,7 @@ typedef struct line_case {
 static void menu_line_case(ts_kind_t kind, const char *mode, const void *arg)
 {
     test_server_t ts;
-    if (!start(&ts, kind, mode, &ss_handler_menu10086))
+    if (!ts_start_case(&ts, kind, mode, &ss_handler_menu10086))
         return;
     char base[40];
     snprintf(base, sizeof(base), "%.39s", ts_where);
@@ -263,14 +242,14 @@ static void test_menu_line_limit(void)
         {1025, 'a', "", "\r\n", TOO_LONG},
         {1025, ' ', "0", "\n", TOO_LONG},
         {0, 0, NULL, NULL, NULL}};
-    each_case(tcp4, 1, menu_line_case, cases);
+    ts_each_case(tcp4, 1, menu_line_case, cases);
 }
 
 static void test_menu_huge_line(void)
 {
     static const line_case_t cases[] = {{5000, '1', "", "\n", TOO_LONG},
                                         {0, 0, NULL, NULL, NULL}};
-    each_case(tcp4, 1, menu_line_case, cases);
+    ts_each_case(tcp4, 1, menu_line_case, cases);
 }
 
 /* Callers that go away mid-line must not keep the server from the next
@@ -280,7 +259,7 @@ static void menu_hangup_case(ts_kind_t kind, const char *mode,
 {
     (void)arg;
     test_server_t ts;
-    if (!start(&ts, kind, mode, &ss_handler_menu10086))
+    if (!ts_start_case(&ts, kind, mode, &ss_handler_menu10086))
         return;
     int fd = ts_connect(ts.address, 0); /* gone before the greeting */
     if (CHECK(fd >= 0))
@@ -313,7 +292,7 @@ static void menu_hangup_case(ts_kind_t kind, const char *mode,
 
 static void test_menu_client_gone(void)
 {
-    each_case(tcp4, 1, menu_hangup_case, NULL);
+    ts_each_case(tcp4, 1, menu_hangup_case, NULL);
 }
 
 /* ---- thankyou ----------------------------------------------------------- */
@@ -323,7 +302,7 @@ static void thankyou_stream_case(ts_kind_t kind, const char *mode,
 {
     (void)arg;
     test_server_t ts;
-    if (!start(&ts, kind, mode, &ss_handler_thankyou))
+    if (!ts_start_case(&ts, kind, mode, &ss_handler_thankyou))
         return;
     for (int i = 0; i < 2; i++) {
         int fd = ts_connect(ts.address, 0);
@@ -337,7 +316,7 @@ static void thankyou_stream_case(ts_kind_t kind, const char *mode,
 
 static void test_thankyou_stream(void)
 {
-    each_case(streams, COUNT(streams), thankyou_stream_case, NULL);
+    ts_each_case(streams, COUNT(streams), thankyou_stream_case, NULL);
 }
 
 static void thankyou_dgram_case(ts_kind_t kind, const char *mode,
@@ -346,7 +325,7 @@ static void thankyou_dgram_case(ts_kind_t kind, const char *mode,
     (void)arg;
     static const char *const sends[] = {"hello", "", "a line\n", "x"};
     test_server_t ts;
-    if (!start(&ts, kind, mode, &ss_handler_thankyou))
+    if (!ts_start_case(&ts, kind, mode, &ss_handler_thankyou))
         return;
     int fd = ts_connect(ts.address, 1);
     if (CHECK(fd >= 0)) {
@@ -366,7 +345,7 @@ static void thankyou_dgram_case(ts_kind_t kind, const char *mode,
 
 static void test_thankyou_dgram(void)
 {
-    each_case(dgrams, COUNT(dgrams), thankyou_dgram_case, NULL);
+    ts_each_case(dgrams, COUNT(dgrams), thankyou_dgram_case, NULL);
 }
 
 /* ---- echo --------------------------------------------------------------- */
@@ -418,7 +397,7 @@ static void echo_stream_case(ts_kind_t kind, const char *mode,
     const unsigned char *out = arg;
     test_server_t ts;
     unsigned char *in = malloc(BIG + 2);
-    if (!CHECK(in != NULL) || !start(&ts, kind, mode, &ss_handler_echo)) {
+    if (!CHECK(in != NULL) || !ts_start_case(&ts, kind, mode, &ss_handler_echo)) {
         free(in);
         return;
     }
@@ -441,7 +420,7 @@ static void test_echo_stream(void)
     if (!CHECK(out != NULL))
         return;
     fill_pattern(out, BIG, 0);
-    each_case(streams, COUNT(streams), echo_stream_case, out);
+    ts_each_case(streams, COUNT(streams), echo_stream_case, out);
     free(out);
 }
 
@@ -451,7 +430,7 @@ static void echo_dgram_case(ts_kind_t kind, const char *mode, const void *arg)
     (void)arg;
     static const size_t sizes[] = {1, 1000, 8000, MAX_DGRAM};
     test_server_t ts;
-    if (!start(&ts, kind, mode, &ss_handler_echo))
+    if (!ts_start_case(&ts, kind, mode, &ss_handler_echo))
         return;
     int fd[2] = {ts_connect(ts.address, 1), ts_connect(ts.address, 1)};
     unsigned char out[2][MAX_DGRAM], in[MAX_DGRAM * 2];
@@ -479,7 +458,7 @@ static void echo_dgram_case(ts_kind_t kind, const char *mode, const void *arg)
 
 static void test_echo_dgram(void)
 {
-    each_case(dgrams, COUNT(dgrams), echo_dgram_case, NULL);
+    ts_each_case(dgrams, COUNT(dgrams), echo_dgram_case, NULL);
 }
 
 void register_handlers_tests(void)

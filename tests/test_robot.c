@@ -44,27 +44,6 @@ static const ts_kind_t streams[] = {TS_TCP4, TS_TCP6, TS_UNIX};
 
 
 
-/* Run fn(kind, mode, arg) for every kind in kinds and every mode. */
-typedef void (*case_fn)(ts_kind_t kind, const char *mode, const void *arg);
-static void each_case(const ts_kind_t *kinds, size_t nkinds, case_fn fn,
-                      const void *arg)
-{
-    for (size_t k = 0; k < nkinds; k++)
-        for (size_t m = 0; m < TS_NMODES; m++) {
-            snprintf(ts_where, sizeof(ts_where), "%s/%s", ts_kind_name(kinds[k]),
-                     ts_modes[m]);
-            fn(kinds[k], ts_modes[m], arg);
-        }
-}
-
-static int start(test_server_t *ts, ts_kind_t kind, const char *mode,
-                 const ss_handler_t *handler)
-{
-    ss_config_t cfg;
-    ts_config(&cfg, kind, mode, handler);
-    return CHECK(ts_start(ts, &cfg) == 0);
-}
-
 
 /* ---- Datagram clients --------------------------------------------------- */
 
@@ -170,7 +149,7 @@ static void robot_dialogue_case(ts_kind_t kind, const char *mode,
 {
     (void)arg;
     test_server_t ts;
-    if (!start(&ts, kind, mode, &ss_handler_robot))
+    if (!ts_start_case(&ts, kind, mode, &ss_handler_robot))
         return;
     int fd[2] = {ts_connect(ts.address, 1), ts_connect(ts.address, 1)};
     if (CHECK(fd[0] >= 0 && fd[1] >= 0))
@@ -186,7 +165,7 @@ static void robot_dialogue_case(ts_kind_t kind, const char *mode,
 
 static void test_robot_dialogue(void)
 {
-    each_case(dgrams, COUNT(dgrams), robot_dialogue_case, NULL);
+    ts_each_case(dgrams, COUNT(dgrams), robot_dialogue_case, NULL);
 }
 
 /* Seconds since local midnight of the "HH:MM:SS\n" s starts with, or -1
@@ -235,7 +214,7 @@ static void robot_time_case(ts_kind_t kind, const char *mode, const void *arg)
                 {"TIME\n", "It is "},
                 {" 时间\r\n", "现在是 "}};
     test_server_t ts;
-    if (!start(&ts, kind, mode, &ss_handler_robot))
+    if (!ts_start_case(&ts, kind, mode, &ss_handler_robot))
         return;
     int fd = ts_connect(ts.address, 1);
     char buf[256];
@@ -253,7 +232,7 @@ static void robot_time_case(ts_kind_t kind, const char *mode, const void *arg)
 
 static void test_robot_time(void)
 {
-    each_case(dgrams, COUNT(dgrams), robot_time_case, NULL);
+    ts_each_case(dgrams, COUNT(dgrams), robot_time_case, NULL);
 }
 
 /* The limit on the smallest questions, then hostile bytes of every size:
@@ -265,7 +244,7 @@ static void robot_limit_case(ts_kind_t kind, const char *mode, const void *arg)
                                     QA("hi", HELLO_EN)};
     static const size_t sizes[] = {1, 3, 100, 4000, MAX_DGRAM};
     test_server_t ts;
-    if (!start(&ts, kind, mode, &ss_handler_robot))
+    if (!ts_start_case(&ts, kind, mode, &ss_handler_robot))
         return;
     int fd = ts_connect(ts.address, 1);
     unsigned char *junk = malloc(MAX_DGRAM);
@@ -287,7 +266,7 @@ static void robot_limit_case(ts_kind_t kind, const char *mode, const void *arg)
 
 static void test_robot_limit(void)
 {
-    each_case(dgrams, COUNT(dgrams), robot_limit_case, NULL);
+    ts_each_case(dgrams, COUNT(dgrams), robot_limit_case, NULL);
 }
 
 /* ---- Streams refused ---------------------------------------------------- */
@@ -314,7 +293,7 @@ static void robot_refuse_case(ts_kind_t kind, const char *mode, const void *arg)
 
 static void test_robot_refuses_streams(void)
 {
-    each_case(streams, COUNT(streams), robot_refuse_case, NULL);
+    ts_each_case(streams, COUNT(streams), robot_refuse_case, NULL);
 }
 
 /* The CLI prints open's message and exits 1; with --udp it answers. */
@@ -400,7 +379,7 @@ static void robot_client_case(ts_kind_t kind, const char *mode, const void *arg)
                                        "时间 -> 现在是 *", "bye -> Bye!\n",
                                        "? -> 我不明白. Say 'help'.\n", NULL};
     test_server_t ts;
-    if (!start(&ts, kind, mode, &ss_handler_robot))
+    if (!ts_start_case(&ts, kind, mode, &ss_handler_robot))
         return;
     cli_proc_t p;
     const char *args[] = {ts.address, "你好", "时间", "bye", "?", NULL};
@@ -412,7 +391,7 @@ static void robot_client_case(ts_kind_t kind, const char *mode, const void *arg)
 
 static void test_robot_client(void)
 {
-    each_case(udp4, COUNT(udp4), robot_client_case, NULL);
+    ts_each_case(udp4, COUNT(udp4), robot_client_case, NULL);
 }
 
 /* Without questions on the command line it reads them from stdin. */
@@ -423,7 +402,7 @@ static void test_robot_client_stdin(void)
                                        "HELP -> " HELP_EN, "再见 -> 再见!\n",
                                        NULL};
     test_server_t ts;
-    if (!start(&ts, TS_UDP4, "thread", &ss_handler_robot))
+    if (!ts_start_case(&ts, TS_UDP4, "thread", &ss_handler_robot))
         return;
     char path[512];
     cli_proc_t p;
@@ -579,7 +558,7 @@ static void echo_many_case(ts_kind_t kind, const char *mode, const void *arg)
 {
     const many_case_t *c = arg;
     test_server_t ts;
-    if (!start(&ts, kind, mode, c->handler))
+    if (!ts_start_case(&ts, kind, mode, c->handler))
         return;
     const char *args[16] = {ts.address};
     for (size_t i = 0; c->args[i] && i + 2 < COUNT(args); i++)
@@ -602,7 +581,7 @@ static void test_echo_many(void)
     static const char *const args[] = {"-n", "100", "-m", "hello", NULL};
     static const many_case_t c = {&ss_handler_echo, args, 0,
                                   "100 ok, 0 failed, ", NULL};
-    each_case(tcp4, COUNT(tcp4), echo_many_case, &c);
+    ts_each_case(tcp4, COUNT(tcp4), echo_many_case, &c);
 }
 
 /* A long message comes back in several reads; the default count. */
@@ -617,7 +596,7 @@ static void test_echo_many_long(void)
     static const char *const args[] = {"-m", msg, NULL};
     static const many_case_t c = {&ss_handler_echo, args, 0,
                                   "40 ok, 0 failed, ", NULL};
-    each_case(tcp4, COUNT(tcp4), echo_many_case, &c);
+    ts_each_case(tcp4, COUNT(tcp4), echo_many_case, &c);
 }
 
 /* The check can fail: a server that says something else. */

@@ -71,6 +71,41 @@ void ts_note(const char *fmt, ...)
     va_end(ap);
 }
 
+int ts_quiet(int fd)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    return poll(&pfd, 1, TS_QUIET_MS) == 0;
+}
+
+ssize_t ts_recv_dgram(int fd, void *buf, size_t cap)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (poll(&pfd, 1, TS_IO_TIMEOUT_MS) <= 0)
+        return -1;
+    return recv(fd, buf, cap, 0);
+}
+
+int ts_send_bytes(int fd, const void *buf, size_t len)
+{
+    const char *p = buf;
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+void ts_fill_pattern(unsigned char *buf, size_t len, unsigned seed)
+{
+    for (size_t i = 0; i < len; i++)
+        buf[i] = (unsigned char)((i & 0xff) + (i >> 8) * 37 + seed);
+}
+
 void ts_hang_up(int fd)
 {
     shutdown(fd, SHUT_RDWR);

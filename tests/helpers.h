@@ -30,6 +30,17 @@ int ts_check(int ok, const char *cond, const char *file, unsigned line);
 #define CHECK(cond) ts_check((cond) != 0, #cond, __FILE__, __LINE__)
 void ts_note(const char *fmt, ...) SS_PRINTF(1, 2);
 
+/* Client helpers the suites share.  ts_quiet: nothing arrives on fd
+ * within TS_QUIET_MS.  ts_recv_dgram: one datagram within
+ * TS_IO_TIMEOUT_MS, its length or -1.  ts_send_bytes: all of buf, looping
+ * over partial sends: 0 or -1.  ts_fill_pattern: bytes that show where a
+ * relay dropped, duplicated or reordered some. */
+#define TS_QUIET_MS 150
+int ts_quiet(int fd);
+ssize_t ts_recv_dgram(int fd, void *buf, size_t cap);
+int ts_send_bytes(int fd, const void *buf, size_t len);
+void ts_fill_pattern(unsigned char *buf, size_t len, unsigned seed);
+
 /* End a client connection.  shutdown() first: in fork mode every child
  * inherits this process's descriptors, client ends included, so close()
  * alone would not end the connection while a child holds a copy. */

@@ -74,11 +74,6 @@ static void stop_relay(relay_setup_t *r)
 /* ---- Client side --------------------------------------------------------- */
 
 
-static int send_bytes(int fd, const void *buf, size_t len)
-{
-    return send(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
-}
-
 /* Read exactly want (len bytes) within T. */
 static int read_is(int fd, const char *want, size_t len)
 {
@@ -95,12 +90,6 @@ static int read_is(int fd, const char *want, size_t len)
 
 /* All 256 byte values in every 256-byte block, each block rotated
  * differently, so a lost, repeated or reordered block shows. */
-static void fill_pattern(unsigned char *buf, size_t len, unsigned seed)
-{
-    for (size_t i = 0; i < len; i++)
-        buf[i] = (unsigned char)((i & 0xff) + (i >> 8) * 37 + seed);
-}
-
 /* Where two buffers first differ, for the failure note. */
 static size_t first_difference(const unsigned char *a, const unsigned char *b,
                                size_t n)
@@ -205,7 +194,7 @@ static void test_forward_big(void)
     unsigned char *out = malloc(BIG);
     if (!CHECK(out != NULL))
         return;
-    fill_pattern(out, BIG, 7);
+    ts_fill_pattern(out, BIG, 7);
     for (size_t m = 0; m < TS_NMODES; m++) {
         snprintf(ts_where, sizeof(ts_where), "%s, 10 MB each way", ts_modes[m]);
         relay_setup_t r;
@@ -238,13 +227,13 @@ static const struct {
 static void half_close_case(int fd)
 {
     static const char hello[] = "hello\n";
-    if (!CHECK(send_bytes(fd, hello, 6) == 0) || !CHECK(read_is(fd, hello, 6)))
+    if (!CHECK(ts_send_bytes(fd, hello, 6) == 0) || !CHECK(read_is(fd, hello, 6)))
         return;
     size_t len = 100000;
     unsigned char *out = malloc(len), *in = malloc(len + 2);
     if (CHECK(out && in)) {
-        fill_pattern(out, len, 3);
-        CHECK(send_bytes(fd, out, len) == 0);
+        ts_fill_pattern(out, len, 3);
+        CHECK(ts_send_bytes(fd, out, len) == 0);
         CHECK(shutdown(fd, SHUT_WR) == 0);
         ssize_t n = ts_read_all(fd, (char *)in, len + 2, HALF_CLOSE_MS);
         if (!CHECK(n == (ssize_t)len && memcmp(in, out, len) == 0))
@@ -331,9 +320,9 @@ static void relayed_once_listening(int listener, const char *forward)
     int peer =
         fd >= 0 && poll(&pfd, 1, T) == 1 ? accept(listener, NULL, NULL) : -1;
     if (CHECK(fd >= 0) && CHECK(peer >= 0)) {
-        CHECK(send_bytes(peer, "hi\n", 3) == 0);
+        CHECK(ts_send_bytes(peer, "hi\n", 3) == 0);
         CHECK(read_is(fd, "hi\n", 3));
-        CHECK(send_bytes(fd, "yo\n", 3) == 0);
+        CHECK(ts_send_bytes(fd, "yo\n", 3) == 0);
         CHECK(read_is(peer, "yo\n", 3));
     }
     if (peer >= 0)

@@ -18,7 +18,7 @@
 #define THANKS "Thank you for connecting\n"
 
 #define T TS_IO_TIMEOUT_MS
-#define QUIET_MS 150          /* "no reply yet" means none within this */
+
 #define BIG (1024 * 1024)     /* the binary echo payload */
 #define BIG_TIMEOUT_MS 15000  /* ...all of it back within this */
 #define MAX_DGRAM 8192        /* the server's default max_datagram */
@@ -34,11 +34,6 @@ static const ts_kind_t dgrams[] = {TS_UDP4, TS_UNIX_DGRAM};
 
 /* ---- Client side -------------------------------------------------------- */
 
-
-static int send_bytes(int fd, const void *buf, size_t len)
-{
-    return send(fd, buf, len, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -1;
-}
 
 /* Read exactly len bytes within T and compare them with want. */
 static int read_is(int fd, const void *want, size_t len)
@@ -68,34 +63,12 @@ static int read_all_is(int fd, const char *want)
     return 0;
 }
 
-/* Nothing arrives, and the connection stays open, for QUIET_MS. */
-static int quiet(int fd)
-{
-    struct pollfd pfd = {fd, POLLIN, 0};
-    return poll(&pfd, 1, QUIET_MS) == 0;
-}
-
-/* One datagram within T: its length, or -1. */
-static ssize_t recv_dgram(int fd, void *buf, size_t cap)
-{
-    struct pollfd pfd = {fd, POLLIN, 0};
-    if (poll(&pfd, 1, T) <= 0)
-        return -1;
-    return recv(fd, buf, cap, 0);
-}
-
 /* All 256 byte values in every 256-byte block, each block rotated
  * differently, so a lost, repeated or reordered block shows. */
-static void fill_pattern(unsigned char *buf, size_t len, unsigned seed)
-{
-    for (size_t i = 0; i < len; i++)
-        buf[i] = (unsigned char)((i & 0xff) + (i >> 8) * 37 + seed);
-}
-
 /* ---- menu10086 ---------------------------------------------------------- */
 
 /* One step of a call: send (unless NULL), then expect a reply.  An empty
- * expect means no reply for QUIET_MS; HANGUP means EOF with nothing
+ * expect means no reply for TS_QUIET_MS; HANGUP means EOF with nothing
  * before it.  A script ends with {NULL, NULL}. */
 typedef struct step {
     const char *send;
@@ -122,7 +95,7 @@ static void converse(int fd, const step_t *s)
         if (ok && s->expect == HANGUP)
             ok = CHECK(ts_expect_eof(fd, T));
         else if (ok && !*s->expect)
-            ok = CHECK(quiet(fd));
+            ok = CHECK(ts_quiet(fd));
         else if (ok)
             ok = CHECK(read_is(fd, s->expect, strlen(s->expect)));
         if (!ok) {
@@ -218,7 +191,7 @@ static void menu_line_case(ts_kind_t kind, const char *mode, const void *arg)
         memset(line, c->fill, c->len - tail);
         memcpy(line + c->len - tail, c->tail, tail);
         memcpy(line + c->len, c->end, end);
-        int sent = CHECK(send_bytes(fd, line, c->len + end) == 0);
+        int sent = CHECK(ts_send_bytes(fd, line, c->len + end) == 0);
         if (sent && strcmp(c->reply, TOO_LONG) == 0)
             CHECK(read_all_is(fd, TOO_LONG));
         else if (sent && CHECK(read_is(fd, c->reply, strlen(c->reply))))
@@ -271,7 +244,7 @@ static void menu_hangup_case(ts_kind_t kind, const char *mode,
     if ((fd = dial(&ts)) >= 0) { /* a long partial line, then gone */
         char part[600];
         memset(part, '9', sizeof(part));
-        CHECK(send_bytes(fd, part, sizeof(part)) == 0);
+        CHECK(ts_send_bytes(fd, part, sizeof(part)) == 0);
         ts_hang_up(fd);
     }
     if ((fd = dial(&ts)) >= 0) { /* half-closed mid-line: the call ends, */
@@ -331,13 +304,13 @@ static void thankyou_dgram_case(ts_kind_t kind, const char *mode,
     if (CHECK(fd >= 0)) {
         char buf[MAX_DGRAM * 2];
         for (size_t i = 0; i < COUNT(sends); i++) {
-            CHECK(send_bytes(fd, sends[i], strlen(sends[i])) == 0);
-            ssize_t n = recv_dgram(fd, buf, sizeof(buf));
+            CHECK(ts_send_bytes(fd, sends[i], strlen(sends[i])) == 0);
+            ssize_t n = ts_recv_dgram(fd, buf, sizeof(buf));
             if (!CHECK(n == (ssize_t)strlen(THANKS) &&
                        memcmp(buf, THANKS, strlen(THANKS)) == 0))
                 ts_note("after \"%s\": got %zd bytes", sends[i], n);
         }
-        CHECK(quiet(fd)); /* one reply per datagram, no more */
+        CHECK(ts_quiet(fd)); /* one reply per datagram, no more */
         ts_hang_up(fd);
     }
     ts_stop(&ts);
@@ -419,7 +392,7 @@ static void test_echo_stream(void)
     unsigned char *out = malloc(BIG);
     if (!CHECK(out != NULL))
         return;
-    fill_pattern(out, BIG, 0);
+    ts_fill_pattern(out, BIG, 0);
     ts_each_case(streams, COUNT(streams), echo_stream_case, out);
     free(out);
 }
@@ -437,11 +410,11 @@ static void echo_dgram_case(ts_kind_t kind, const char *mode, const void *arg)
     int ready = CHECK(fd[0] >= 0 && fd[1] >= 0);
     for (size_t s = 0; ready && s < COUNT(sizes); s++) {
         for (int c = 0; c < 2; c++) {
-            fill_pattern(out[c], sizes[s], (unsigned)(c * 101 + s));
-            CHECK(send_bytes(fd[c], out[c], sizes[s]) == 0);
+            ts_fill_pattern(out[c], sizes[s], (unsigned)(c * 101 + s));
+            CHECK(ts_send_bytes(fd[c], out[c], sizes[s]) == 0);
         }
         for (int c = 0; c < 2; c++) {
-            ssize_t n = recv_dgram(fd[c], in, sizeof(in));
+            ssize_t n = ts_recv_dgram(fd[c], in, sizeof(in));
             if (!CHECK(n == (ssize_t)sizes[s] &&
                        memcmp(in, out[c], sizes[s]) == 0))
                 ts_note("client %d sent %zu bytes, got %zd back", c, sizes[s],
@@ -450,7 +423,7 @@ static void echo_dgram_case(ts_kind_t kind, const char *mode, const void *arg)
     }
     for (int c = 0; c < 2; c++)
         if (fd[c] >= 0) {
-            CHECK(quiet(fd[c])); /* one reply per datagram, no more */
+            CHECK(ts_quiet(fd[c])); /* one reply per datagram, no more */
             ts_hang_up(fd[c]);
         }
     ts_stop(&ts);

@@ -144,27 +144,12 @@ static void client_name(int fd, char *buf, size_t cap)
     }
 }
 
-static int send_bytes(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Send, half-close, and wait for the server to close: it sends nothing,
  * and by then it has logged the disconnection. */
 static void talk_and_leave(int fd, const char *text, size_t len)
 {
     char buf[64];
-    CHECK(send_bytes(fd, text, len) == 0);
+    CHECK(ts_send_bytes(fd, text, len) == 0);
     CHECK(shutdown(fd, SHUT_WR) == 0);
     CHECK(ts_read_all(fd, buf, sizeof(buf), T) == 0);
     ts_hang_up(fd);
@@ -380,7 +365,7 @@ static void *send_lines(void *arg)
     sender_t *s = arg;
     for (size_t off = 0; off < s->sent.len && s->rc == 0; off += 700) {
         size_t n = s->sent.len - off < 700 ? s->sent.len - off : 700;
-        s->rc = send_bytes(s->fd, s->sent.s + off, n);
+        s->rc = ts_send_bytes(s->fd, s->sent.s + off, n);
     }
     char buf[64];
     shutdown(s->fd, SHUT_WR);
@@ -497,9 +482,9 @@ static void test_datagrams(void)
         if (CHECK(fd >= 0)) {
             client_name(fd, name, sizeof(name));
             text_add(&want, "%s: one\n%s: two\n%s: three\n", name, name, name);
-            CHECK(send_bytes(fd, "one\r\ntwo\n", 9) == 0);
+            CHECK(ts_send_bytes(fd, "one\r\ntwo\n", 9) == 0);
             CHECK(logged(&run, "two\n", T));
-            CHECK(send_bytes(fd, "three", 5) == 0);
+            CHECK(ts_send_bytes(fd, "three", 5) == 0);
             snprintf(last, sizeof(last), "%s: three\n", name);
             CHECK(logged(&run, last, T));
             ts_hang_up(fd);
@@ -527,7 +512,7 @@ static void test_reset(void)
             client_name(fd, name, sizeof(name));
             snprintf(event, sizeof(event), "%s connected\n", name);
             CHECK(logged(&run, event, T));
-            CHECK(send_bytes(fd, "half a li", 9) == 0);
+            CHECK(ts_send_bytes(fd, "half a li", 9) == 0);
             struct linger lg = {1, 0}; /* close with RST */
             setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
             close(fd);

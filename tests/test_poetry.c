@@ -23,7 +23,6 @@
 #define MAX_FILE (1024 * 1024)
 
 #define T TS_IO_TIMEOUT_MS
-#define QUIET_MS 150
 
 static const ts_kind_t streams[] = {TS_TCP4, TS_TCP6, TS_UNIX};
 static const ts_kind_t tcp4[] = {TS_TCP4};
@@ -86,21 +85,6 @@ static int read_all_is(int fd, const char *want, size_t len)
         ts_note("read %zd bytes, wanted %zu", n, len);
     free(buf);
     return ok;
-}
-
-/* Nothing arrives within QUIET_MS. */
-static int quiet(int fd)
-{
-    struct pollfd pfd = {fd, POLLIN, 0};
-    return poll(&pfd, 1, QUIET_MS) == 0;
-}
-
-static ssize_t recv_dgram(int fd, void *buf, size_t cap)
-{
-    struct pollfd pfd = {fd, POLLIN, 0};
-    if (poll(&pfd, 1, T) <= 0)
-        return -1;
-    return recv(fd, buf, cap, 0);
 }
 
 /* ---- Poem files --------------------------------------------------------- */
@@ -291,12 +275,12 @@ static void dgram_case(poetry_case_t *c, const void *want_text)
         for (size_t i = 0; i < COUNT(sends); i++) {
             CHECK(send(fd, sends[i], strlen(sends[i]), 0) ==
                   (ssize_t)strlen(sends[i]));
-            ssize_t n = recv_dgram(fd, buf, sizeof(buf));
+            ssize_t n = ts_recv_dgram(fd, buf, sizeof(buf));
             if (!CHECK(n == (ssize_t)strlen(want) &&
                        memcmp(buf, want, strlen(want)) == 0))
                 ts_note("reply to \"%s\": %zd bytes", sends[i], n);
         }
-        CHECK(quiet(fd)); /* one reply per datagram, no more */
+        CHECK(ts_quiet(fd)); /* one reply per datagram, no more */
         ts_hang_up(fd);
     }
     ts_stop(&ts);

@@ -28,7 +28,6 @@
 #define REFUSED "robot: answers datagrams only; use --udp"
 
 #define T TS_IO_TIMEOUT_MS
-#define QUIET_MS 150      /* "no reply" means none within this */
 #define MAX_DGRAM 8192    /* the server's default max_datagram */
 #define REPLY_FLOOR 64    /* the robot's limit: max(3 * asked, 64) bytes */
 #define CLIENT_TRIES 3    /* robot_client: tries per question... */
@@ -69,13 +68,6 @@ static ssize_t ask(int fd, const void *q, size_t qlen, char *buf, size_t cap)
     if (n >= 0)
         buf[n] = '\0';
     return n;
-}
-
-/* Nothing more arrives for QUIET_MS: one reply per datagram. */
-static int quiet(int fd)
-{
-    struct pollfd pfd = {fd, POLLIN, 0};
-    return poll(&pfd, 1, QUIET_MS) == 0;
 }
 
 /* How many continuation bytes follow a UTF-8 lead byte; -1: not one. */
@@ -157,7 +149,7 @@ static void robot_dialogue_case(ts_kind_t kind, const char *mode,
             expect_reply(fd[i % 2], &dialogue[i]);
     for (int c = 0; c < 2; c++)
         if (fd[c] >= 0) {
-            CHECK(quiet(fd[c]));
+            CHECK(ts_quiet(fd[c]));
             ts_hang_up(fd[c]);
         }
     ts_stop(&ts);

@@ -85,18 +85,19 @@ ssize_t ts_recv_dgram(int fd, void *buf, size_t cap)
     return recv(fd, buf, cap, 0);
 }
 
+/* At least one send(): on a datagram socket, zero bytes is a message. */
 int ts_send_bytes(int fd, const void *buf, size_t len)
 {
     const char *p = buf;
-    while (len > 0) {
+    do {
         ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n < 0 || (n == 0 && len > 0))
             return -1;
         p += n;
         len -= (size_t)n;
-    }
+    } while (len > 0);
     return 0;
 }
 

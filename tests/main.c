@@ -15,6 +15,7 @@
     X(event)                                                                  \
     X(workers)                                                                \
     X(limits)                                                                 \
+    X(hostile)                                                                \
     X(handlers)                                                               \
     X(cli)                                                                    \
     X(poetry)                                                                 \

@@ -1,0 +1,507 @@
+/* test_hostile.c -- the robustness suite's hostile clients, against the CLI
+ * as a real process: binary garbage, over-long lines, control bytes and
+ * resets sent to every handler in every mode it runs in, with half-closed
+ * clients served whole before and after; SIGTERM under steady load with no
+ * accepted request losing its reply; fork and thread creation failing.
+ * (test_flood.c has the floods: descriptors, slowloris, resets by the
+ * thousand.)  Loopback only; every wait is bounded. */
+#define _GNU_SOURCE /* prlimit(2): a test may use Linux, the library not */
+
+#include "helpers.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define OPERATOR "通过可能会被录音.balabala一大推\n"
+#define THANKS "Thank you for connecting\n"
+#define END_MS 5000 /* a hostile conversation ends within this */
+
+static const char *const modes[] = {"sync", "fork", "thread", "prethread",
+                                    "event"};
+
+/* ---- The CLI, its output drained while it runs --------------------------
+ * A server that logs (the http access log, the logger handler's standard
+ * output) would block on a full pipe if nobody read it.  A thread reads
+ * both pipes, looks for one string in standard output and counts error
+ * lines on standard error. */
+typedef struct watched {
+    cli_proc_t p;
+    pthread_t reader;
+    atomic_int stop;
+    atomic_int errors;      /* lines with " error: " */
+    char needle[64];        /* looked for in standard output */
+    atomic_int needle_seen; /* times it was seen */
+    char tail[128];         /* the end of the last chunk, for a needle
+                               split across reads */
+} watched_t;
+
+static void scan_output(watched_t *w, const char *chunk, size_t n)
+{
+    char window[sizeof(w->tail) + 4096 + 1];
+    size_t t = strlen(w->tail);
+    memcpy(window, w->tail, t);
+    memcpy(window + t, chunk, n);
+    window[t + n] = '\0';
+    size_t len = t + n, keep = strlen(w->needle);
+    if (w->needle[0])
+        for (char *at = window; (at = strstr(at, w->needle)); at += keep)
+            if (at + keep > window + t) /* not already counted */
+                atomic_fetch_add(&w->needle_seen, 1);
+    keep = keep && keep - 1 < len ? keep - 1 : 0;
+    memcpy(w->tail, window + len - keep, keep);
+    w->tail[keep] = '\0';
+}
+
+static void scan_errors(watched_t *w, const char *chunk, size_t n)
+{
+    /* Lines are written whole, one write(2) each, so a read rarely splits
+     * the marker; a split one is missed, never invented. */
+    char text[4097];
+    memcpy(text, chunk, n);
+    text[n] = '\0';
+    for (char *at = text; (at = strstr(at, "] error: ")); at++)
+        atomic_fetch_add(&w->errors, 1);
+}
+
+static void *read_output(void *arg)
+{
+    watched_t *w = arg;
+    while (!atomic_load(&w->stop)) {
+        struct pollfd pfd[2] = {{w->p.out, POLLIN, 0}, {w->p.err, POLLIN, 0}};
+        if (poll(pfd, 2, 50) <= 0)
+            continue;
+        char chunk[4096];
+        for (int i = 0; i < 2; i++) {
+            if (!pfd[i].revents)
+                continue;
+            ssize_t n = read(pfd[i].fd, chunk, sizeof(chunk));
+            if (n <= 0)
+                return NULL; /* the server is gone */
+            if (i == 0)
+                scan_output(w, chunk, (size_t)n);
+            else
+                scan_errors(w, chunk, (size_t)n);
+        }
+    }
+    return NULL;
+}
+
+static int watched_start(watched_t *w, const char *const *args)
+{
+    memset(w, 0, sizeof(*w));
+    if (ts_cli_start(&w->p, args, 1) < 0) {
+        ts_note("the CLI did not start: %s", w->p.errtext);
+        return -1;
+    }
+    if (pthread_create(&w->reader, NULL, read_output, w) != 0) {
+        ts_cli_wait(&w->p, 100);
+        return -1;
+    }
+    return 0;
+}
+
+/* SIGTERM, and the exit status (-1 past EXIT_MS). */
+static int watched_stop(watched_t *w)
+{
+    atomic_store(&w->stop, 1);
+    pthread_join(w->reader, NULL);
+    kill(w->p.pid, SIGTERM);
+    return ts_cli_wait(&w->p, 12000); /* the default grace is 10 s */
+}
+
+/* ---- One conversation ----------------------------------------------------
+ * Send all of data while reading whatever comes back (an echo answers as
+ * it reads: sending first and reading after would deadlock), then
+ * half-close and read until the server closes. */
+typedef enum { ENDED_EOF, ENDED_RESET, ENDED_TIMEOUT } ending_t;
+
+typedef struct reply {
+    char text[8192]; /* the first bytes of the reply */
+    size_t len;      /* how many of them are kept */
+    size_t total;    /* how many came */
+    ending_t ending;
+} reply_t;
+
+static void keep_reply(reply_t *r, const char *buf, size_t n)
+{
+    size_t room = sizeof(r->text) - 1 - r->len;
+    size_t take = n < room ? n : room;
+    memcpy(r->text + r->len, buf, take);
+    r->len += take;
+    r->text[r->len] = '\0';
+    r->total += n;
+}
+
+/* One poll round: send some, receive some.  0 to go on, 1 once the server
+ * has closed (r->ending says how), -1 on a send error. */
+static int converse_step(int fd, const char *data, size_t len, size_t *sent,
+                         reply_t *r, int timeout_ms)
+{
+    struct pollfd pfd = {fd, POLLIN | (*sent < len ? POLLOUT : 0), 0};
+    if (poll(&pfd, 1, timeout_ms) <= 0)
+        return 0;
+    if (pfd.revents & POLLOUT) {
+        ssize_t n = send(fd, data + *sent, len - *sent,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0 && (*sent += (size_t)n) == len)
+            shutdown(fd, SHUT_WR);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1; /* the server closed first: read what it said */
+    }
+    if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+        char buf[16384];
+        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n > 0)
+            keep_reply(r, buf, (size_t)n);
+        else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+            r->ending = n == 0 ? ENDED_EOF : ENDED_RESET;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void converse(int fd, const char *data, size_t len, reply_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->ending = ENDED_TIMEOUT;
+    if (len == 0)
+        shutdown(fd, SHUT_WR);
+    size_t sent = 0;
+    long long deadline = ts_now_ms() + END_MS;
+    int rc = 0;
+    while (ts_now_ms() < deadline) {
+        int left = (int)(deadline - ts_now_ms());
+        rc = converse_step(fd, data, len, &sent, r, left > 0 ? left : 0);
+        if (rc == 1)
+            return;
+        if (rc < 0)
+            sent = len; /* nothing more to send; read to the end */
+    }
+}
+
+/* ---- The handlers and what a good client gets from each ---------------- */
+typedef struct handler_case {
+    const char *name;
+    const char *options[4]; /* handler flags; "REMOTE" and "ROOT" filled in */
+    int single_process;     /* refuses fork mode */
+    const char *ask;        /* a good request, sent then half-closed */
+    const char *answer;     /* in the reply, or... */
+    const char *logged;     /* ...in the server's standard output */
+} handler_case_t;
+
+static const handler_case_t handler_cases[] = {
+    {"menu10086", {NULL}, 0, "0\nexit\n", OPERATOR, NULL},
+    {"thankyou", {NULL}, 0, "", THANKS, NULL},
+    {"echo", {NULL}, 0, "a good line\n", "a good line\n", NULL},
+    {"poetry", {"--delay", "0", NULL}, 0, "", "床前明月光", NULL},
+    {"logger", {NULL}, 0, "a good line\n", NULL, ": a good line"},
+    {"forward", {"--remote", "REMOTE", NULL}, 0, "a good line\n",
+     "a good line\n", NULL},
+    {"http", {"--root", "ROOT", NULL}, 0, "GET /good.txt HTTP/1.0\r\n\r\n",
+     "a good file\n", NULL},
+    {"chat", {NULL}, 1, "/quit\n", "* bye\n", NULL},
+};
+
+/* The places "REMOTE" and "ROOT" point at, made once per test. */
+typedef struct fixtures {
+    watched_t remote; /* an echo server for forward */
+    char root[64];    /* a directory for http */
+} fixtures_t;
+
+static int fixtures_make(fixtures_t *f)
+{
+    snprintf(f->root, sizeof(f->root), "/tmp/ss-hostile-XXXXXX");
+    if (!mkdtemp(f->root))
+        return -1;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/good.txt", f->root);
+    FILE *file = fopen(path, "w");
+    if (!file)
+        return -1;
+    fputs("a good file\n", file);
+    fclose(file);
+    const char *args[] = {"--handler", "echo", "--mode", "event",
+                          "--listen", "127.0.0.1:0", NULL};
+    return watched_start(&f->remote, args);
+}
+
+static void fixtures_free(fixtures_t *f)
+{
+    watched_stop(&f->remote);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/good.txt", f->root);
+    unlink(path);
+    rmdir(f->root);
+}
+
+/* The command line for handler h in mode; argv storage is the caller's. */
+static void handler_args(const char **argv, const handler_case_t *h,
+                         const char *mode, const fixtures_t *f)
+{
+    int n = 0;
+    const char *fixed[] = {"--handler", h->name, "--mode", mode, "--listen",
+                           "127.0.0.1:0", "--timeout", "3", "--log-level",
+                           "warn"};
+    for (size_t i = 0; i < COUNT(fixed); i++)
+        argv[n++] = fixed[i];
+    for (int i = 0; h->options[i]; i++)
+        argv[n++] = strcmp(h->options[i], "REMOTE") == 0 ? f->remote.p.address
+                    : strcmp(h->options[i], "ROOT") == 0 ? f->root
+                                                         : h->options[i];
+    argv[n] = NULL;
+}
+
+/* A good client, half-closing after its request, gets the whole answer. */
+static void check_served(watched_t *w, const handler_case_t *h,
+                         const char *when)
+{
+    int seen = atomic_load(&w->needle_seen);
+    int fd = ts_connect(w->p.address, 0);
+    if (!CHECK(fd >= 0))
+        return;
+    reply_t r;
+    converse(fd, h->ask, strlen(h->ask), &r);
+    close(fd);
+    if (!CHECK(r.ending == ENDED_EOF))
+        ts_note("%s: a good client's conversation ended %d", when, r.ending);
+    if (h->answer && !CHECK(strstr(r.text, h->answer) != NULL))
+        ts_note("%s: a good client got \"%.200s\"", when, r.text);
+    if (h->logged) {
+        long long deadline = ts_now_ms() + 2000;
+        while (atomic_load(&w->needle_seen) == seen && ts_now_ms() < deadline)
+            ts_sleep_ms(10);
+        if (!CHECK(atomic_load(&w->needle_seen) > seen))
+            ts_note("%s: the good line was not logged", when);
+    }
+}
+
+/* ---- Hostile input ------------------------------------------------------ */
+typedef struct hostile {
+    const char *what;
+    size_t len;
+    int may_reset; /* more than the server drains after closing: the
+                      kernel may answer the rest with a reset */
+    void (*fill)(char *buf, size_t len);
+} hostile_t;
+
+static void fill_random(char *buf, size_t len)
+{
+    unsigned state = 12345;
+    for (size_t i = 0; i < len; i++) {
+        state = state * 1103515245u + 12345u;
+        buf[i] = (char)(state >> 16);
+    }
+}
+
+static void fill_long_line(char *buf, size_t len) { memset(buf, 'x', len); }
+
+static void fill_control(char *buf, size_t len)
+{
+    static const char piece[] = "\r\r\0\x1b[2J\xff\xfe\t\b\x7f\n";
+    for (size_t i = 0; i < len; i++)
+        buf[i] = piece[i % (sizeof(piece) - 1)];
+}
+
+static const hostile_t hostile_inputs[] = {
+    {"32 KiB of random bytes", 32 * 1024, 0, fill_random},
+    {"a 1 MiB line", 1024 * 1024, 1, fill_long_line},
+    {"control bytes, NULs and bare CRs", 16 * 1024, 0, fill_control},
+};
+
+/* The input, then a half-close: the server answers or closes, cleanly
+ * when it could read everything, within END_MS either way. */
+static void send_hostile(const char *address, const hostile_t *in, char *buf)
+{
+    int fd = ts_connect(address, 0);
+    if (!CHECK(fd >= 0))
+        return;
+    in->fill(buf, in->len);
+    reply_t r;
+    converse(fd, buf, in->len, &r);
+    close(fd);
+    int ok = r.ending == ENDED_EOF || (in->may_reset && r.ending != ENDED_TIMEOUT);
+    if (!CHECK(ok))
+        ts_note("%s: ended %s after %zu bytes back", in->what,
+                r.ending == ENDED_TIMEOUT ? "not at all" : "with a reset",
+                r.total);
+}
+
+/* A client that resets its connection mid-request. */
+static void send_reset(const char *address, char *buf)
+{
+    int fd = ts_connect(address, 0);
+    if (!CHECK(fd >= 0))
+        return;
+    fill_random(buf, 100);
+    ts_send_bytes(fd, buf, 100);
+    struct linger hard = {1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    close(fd);
+}
+
+static void hostile_case(const handler_case_t *h, const char *mode,
+                         const fixtures_t *f, char *buf)
+{
+    snprintf(ts_where, sizeof(ts_where), "%s/%s", h->name, mode);
+    const char *argv[24];
+    handler_args(argv, h, mode, f);
+    watched_t w;
+    if (!CHECK(watched_start(&w, argv) == 0))
+        return;
+    if (h->logged)
+        snprintf(w.needle, sizeof(w.needle), "%s", h->logged);
+    check_served(&w, h, "before");
+    for (size_t i = 0; i < COUNT(hostile_inputs); i++)
+        send_hostile(w.p.address, &hostile_inputs[i], buf);
+    send_reset(w.p.address, buf);
+    check_served(&w, h, "after");
+    if (!CHECK(atomic_load(&w.errors) == 0))
+        ts_note("error lines were logged");
+    if (!CHECK(watched_stop(&w) == 0))
+        ts_note("stderr: %.500s", w.p.errtext);
+}
+
+static void test_hostile_streams(void)
+{
+    fixtures_t f;
+    char *buf = malloc(1024 * 1024);
+    if (!CHECK(buf && fixtures_make(&f) == 0)) {
+        free(buf);
+        return;
+    }
+    for (size_t h = 0; h < COUNT(handler_cases); h++)
+        for (size_t m = 0; m < COUNT(modes); m++)
+            if (!(handler_cases[h].single_process &&
+                  strcmp(modes[m], "fork") == 0))
+                hostile_case(&handler_cases[h], modes[m], &f, buf);
+    fixtures_free(&f);
+    free(buf);
+}
+
+/* ---- Hostile datagrams ---------------------------------------------------
+ * Random bytes in datagrams of every size from empty to past the
+ * server's --max-datagram (8192 by default: those are dropped whole), then a
+ * good question from another socket: the replies to the garbage may have
+ * filled the first one's buffer. */
+static const handler_case_t datagram_cases[] = {
+    {"menu10086", {NULL}, 0, "0\n", OPERATOR, NULL},
+    {"thankyou", {NULL}, 0, "hi", THANKS, NULL},
+    {"echo", {NULL}, 0, "a good line\n", "a good line\n", NULL},
+    {"poetry", {"--delay", "0", NULL}, 0, "hi", "床前明月光", NULL},
+    {"logger", {NULL}, 0, "a good line\n", NULL, ": a good line"},
+    {"robot", {NULL}, 0, "hello", "Hello! I am a robot.\n", NULL},
+};
+
+#define GARBAGE_DATAGRAMS 200
+#define GARBAGE_MAX_SIZE 12000
+
+/* A good question gets its answer.  Datagrams may be lost, even on
+ * loopback: the server's receive buffer may still be full of garbage. */
+#define QUESTION_TRIES 6
+#define QUESTION_WAIT_MS 500
+
+static ssize_t recv_within(int fd, char *buf, size_t cap, int timeout_ms)
+{
+    struct pollfd pfd = {fd, POLLIN, 0};
+    if (poll(&pfd, 1, timeout_ms) <= 0)
+        return -1;
+    ssize_t n = recv(fd, buf, cap - 1, 0);
+    buf[n > 0 ? n : 0] = '\0';
+    return n;
+}
+
+static void check_answered(watched_t *w, const handler_case_t *h,
+                           const char *when)
+{
+    int seen = atomic_load(&w->needle_seen), answered = 0;
+    int fd = ts_connect(w->p.address, 1);
+    if (!CHECK(fd >= 0))
+        return;
+    for (int try = 0; try < QUESTION_TRIES && !answered; try++) {
+        char buf[2048];
+        ts_send_bytes(fd, h->ask, strlen(h->ask));
+        if (h->answer) {
+            ssize_t n = recv_within(fd, buf, sizeof(buf), QUESTION_WAIT_MS);
+            answered = n > 0 && strstr(buf, h->answer) != NULL;
+            continue;
+        }
+        for (int i = 0; i < QUESTION_WAIT_MS / 10 &&
+                        atomic_load(&w->needle_seen) == seen; i++)
+            ts_sleep_ms(10);
+        answered = atomic_load(&w->needle_seen) > seen;
+    }
+    close(fd);
+    if (!CHECK(answered))
+        ts_note("%s: a good question went unanswered", when);
+}
+
+static void send_garbage_datagrams(const char *address, char *buf)
+{
+    int fd = ts_connect(address, 1);
+    if (!CHECK(fd >= 0))
+        return;
+    fill_random(buf, GARBAGE_MAX_SIZE);
+    for (int i = 0; i < GARBAGE_DATAGRAMS; i++) {
+        size_t len = (size_t)i * 7919 % (GARBAGE_MAX_SIZE + 1);
+        send(fd, buf + i % 64, len, MSG_NOSIGNAL); /* a full buffer drops */
+    }
+    close(fd);
+}
+
+static void hostile_datagram_case(const handler_case_t *h, const char *mode,
+                                  char *buf)
+{
+    snprintf(ts_where, sizeof(ts_where), "udp %s/%s", h->name, mode);
+    const char *argv[24];
+    fixtures_t none;
+    handler_args(argv, h, mode, &none);
+    int n = 0;
+    while (argv[n])
+        n++;
+    argv[n] = "--udp";
+    argv[n + 1] = NULL;
+    watched_t w;
+    if (!CHECK(watched_start(&w, argv) == 0))
+        return;
+    if (h->logged)
+        snprintf(w.needle, sizeof(w.needle), "%s", h->logged);
+    check_answered(&w, h, "before");
+    send_garbage_datagrams(w.p.address, buf);
+    check_answered(&w, h, "after");
+    if (!CHECK(atomic_load(&w.errors) == 0))
+        ts_note("error lines were logged");
+    if (!CHECK(watched_stop(&w) == 0))
+        ts_note("stderr: %.500s", w.p.errtext);
+}
+
+static void test_hostile_datagrams(void)
+{
+    char *buf = malloc(GARBAGE_MAX_SIZE + 64);
+    if (!CHECK(buf != NULL))
+        return;
+    for (size_t h = 0; h < COUNT(datagram_cases); h++)
+        for (size_t m = 0; m < COUNT(modes); m++)
+            hostile_datagram_case(&datagram_cases[h], modes[m], buf);
+    free(buf);
+}
+
+void register_hostile_tests(void)
+{
+    CU_pSuite s = ts_suite("hostile");
+    CU_add_test(s, "garbage, long lines, resets; half-closed clients served "
+                   "before and after: every handler, every mode",
+                test_hostile_streams);
+    CU_add_test(s, "garbage datagrams, empty to oversized: every datagram "
+                   "handler, every mode",
+                test_hostile_datagrams);
+}

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define OPERATOR "通过可能会被录音.balabala一大推\n"
@@ -61,8 +63,15 @@ static void scan_output(watched_t *w, const char *chunk, size_t n)
     w->tail[keep] = '\0';
 }
 
+/* Count error lines, and keep the text (what fits) where ts_cli_wait will
+ * add the rest. */
 static void scan_errors(watched_t *w, const char *chunk, size_t n)
 {
+    size_t room = sizeof(w->p.errtext) - 1 - w->p.errlen;
+    size_t keep = n < room ? n : room;
+    memcpy(w->p.errtext + w->p.errlen, chunk, keep);
+    w->p.errlen += keep;
+    w->p.errtext[w->p.errlen] = '\0';
     /* Lines are written whole, one write(2) each, so a read rarely splits
      * the marker; a split one is missed, never invented. */
     char text[4097];
@@ -495,6 +504,193 @@ static void test_hostile_datagrams(void)
     free(buf);
 }
 
+/* ---- SIGTERM under steady load ------------------------------------------
+ * Clients talk to the menu bot without pause: each waits for the greeting
+ * (its proof of being accepted), then after a random moment asks for an
+ * operator and hangs up.  SIGTERM lands in the middle.  An accepted client
+ * must get its answer; one that never got the greeting was refused by the
+ * closed listener (or its backlog), which is allowed. */
+#define GREETING_END "服务.\n"
+#define LOAD_CLIENTS 8
+#define LOAD_BEFORE_TERM_MS 300
+#define LOAD_MAX_MS 8000
+
+typedef struct load {
+    const char *address;
+    _Atomic long long term_at; /* 0 until SIGTERM is sent */
+    long long give_up_at;
+    atomic_int served, lost, refused, straddled;
+} load_t;
+
+/* One conversation: 1 served, 0 refused, -1 lost. */
+static int load_conversation(load_t *l, unsigned *seed, long long began)
+{
+    int fd = ts_connect(l->address, 0);
+    if (fd < 0)
+        return 0;
+    char buf[1024];
+    int outcome = 0;
+    if (ts_read_until(fd, buf, sizeof(buf), GREETING_END, TS_IO_TIMEOUT_MS) >
+        0) {
+        ts_sleep_ms((int)(rand_r(seed) % 30));
+        ts_send_str(fd, "0\nexit\n");
+        ssize_t n = ts_read_all(fd, buf, sizeof(buf), TS_IO_TIMEOUT_MS);
+        outcome = n > 0 && strstr(buf, OPERATOR) ? 1 : -1;
+    }
+    close(fd);
+    long long term_at = atomic_load(&l->term_at);
+    if (outcome == 1 && term_at && began < term_at)
+        atomic_fetch_add(&l->straddled, 1);
+    return outcome;
+}
+
+static void *load_client(void *arg)
+{
+    load_t *l = arg;
+    unsigned seed = (unsigned)ts_now_ms() ^ (unsigned)(size_t)&seed;
+    int refused_since_term = 0;
+    while (refused_since_term < 3 && ts_now_ms() < l->give_up_at) {
+        int outcome = load_conversation(l, &seed, ts_now_ms());
+        if (outcome == 1)
+            atomic_fetch_add(&l->served, 1);
+        else if (outcome < 0)
+            atomic_fetch_add(&l->lost, 1);
+        else {
+            atomic_fetch_add(&l->refused, 1);
+            refused_since_term += atomic_load(&l->term_at) != 0;
+            ts_sleep_ms(5);
+        }
+    }
+    return NULL;
+}
+
+static void sigterm_case(const char *const *args, const char *name)
+{
+    snprintf(ts_where, sizeof(ts_where), "%s", name);
+    watched_t w;
+    if (!CHECK(watched_start(&w, args) == 0))
+        return;
+    load_t l = {.address = w.p.address,
+                .give_up_at = ts_now_ms() + LOAD_MAX_MS};
+    pthread_t clients[LOAD_CLIENTS];
+    int started = 0;
+    while (started < LOAD_CLIENTS &&
+           pthread_create(&clients[started], NULL, load_client, &l) == 0)
+        started++;
+    ts_sleep_ms(LOAD_BEFORE_TERM_MS);
+    atomic_store(&l.term_at, ts_now_ms());
+    int status = watched_stop(&w);
+    for (int i = 0; i < started; i++)
+        pthread_join(clients[i], NULL);
+    ts_note("%d served (%d of them across SIGTERM), %d refused, %d lost",
+            atomic_load(&l.served), atomic_load(&l.straddled),
+            atomic_load(&l.refused), atomic_load(&l.lost));
+    CHECK(started == LOAD_CLIENTS);
+    CHECK(atomic_load(&l.lost) == 0);
+    CHECK(atomic_load(&l.straddled) > 0); /* the stop met work in flight */
+    if (!CHECK(status == 0))
+        ts_note("exit %d; stderr: %.500s", status, w.p.errtext);
+}
+
+static void test_sigterm_under_load(void)
+{
+#define LOAD_ARGS "--handler", "menu10086", "--listen", "127.0.0.1:0", \
+                  "--log-level", "warn"
+    for (size_t m = 0; m < COUNT(modes); m++) {
+        const char *args[] = {LOAD_ARGS, "--mode", modes[m], NULL};
+        sigterm_case(args, modes[m]);
+    }
+    const char *shared[] = {LOAD_ARGS, "--workers", "2", "--mode", "event",
+                            NULL};
+    sigterm_case(shared, "2 event workers");
+    const char *pass[] = {LOAD_ARGS, "--workers", "2", "--accept", "pass",
+                          "--mode", "thread", NULL};
+    sigterm_case(pass, "2 thread workers, the master passing connections");
+#undef LOAD_ARGS
+}
+
+/* ---- Process and thread creation failing ---------------------------------
+ * RLIMIT_NPROC, lowered on the running server with prlimit(2), makes its
+ * fork() and pthread_create() fail with EAGAIN, as on a crowded machine.
+ * Root ignores the limit, so when the tests run as root the server drops to
+ * nobody first (--user). */
+#define SHED_CLIENTS 5
+
+static int set_process_limit_now(pid_t pid, rlim_t soft)
+{
+    struct rlimit now;
+    if (prlimit(pid, RLIMIT_NPROC, NULL, &now) < 0)
+        return -1;
+    now.rlim_cur = soft < now.rlim_max ? soft : now.rlim_max;
+    return prlimit(pid, RLIMIT_NPROC, &now, NULL);
+}
+
+/* Changing another user's limits takes CAP_SYS_RESOURCE, which root in a
+ * container often lacks; a process of the server's own user needs none. */
+static int set_process_limit(pid_t pid, rlim_t soft)
+{
+    if (geteuid() != 0)
+        return set_process_limit_now(pid, soft);
+    struct passwd *nobody = getpwnam("nobody");
+    if (!nobody)
+        return -1;
+    pid_t helper = fork();
+    if (helper == 0) {
+        int ok = setgid(nobody->pw_gid) == 0 &&
+                 setuid(nobody->pw_uid) == 0 &&
+                 set_process_limit_now(pid, soft) == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int status = -1;
+    if (helper < 0 || waitpid(helper, &status, 0) != helper)
+        return -1;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+/* A client of the thankyou server: 1 thanked, 0 closed on without a word,
+ * -1 anything else. */
+static int thanked(const char *address)
+{
+    char buf[256];
+    int fd = ts_connect(address, 0);
+    if (fd < 0)
+        return -1;
+    ssize_t n = ts_read_all(fd, buf, sizeof(buf), TS_IO_TIMEOUT_MS);
+    close(fd);
+    return n == 0 ? 0 : n > 0 && strcmp(buf, THANKS) == 0 ? 1 : -1;
+}
+
+static void creation_failure_case(const char *mode, const char *logged)
+{
+    snprintf(ts_where, sizeof(ts_where), "%s", mode);
+    const char *args[] = {"--handler", "thankyou", "--mode", mode,
+                          "--listen", "127.0.0.1:0", "--log-level", "warn",
+                          geteuid() == 0 ? "--user" : NULL, "nobody", NULL};
+    watched_t w;
+    if (!CHECK(watched_start(&w, args) == 0))
+        return;
+    CHECK(thanked(w.p.address) == 1);
+    if (CHECK(set_process_limit(w.p.pid, 0) == 0)) {
+        int shed = 0;
+        for (int i = 0; i < SHED_CLIENTS; i++)
+            shed += thanked(w.p.address) == 0;
+        CHECK(shed == SHED_CLIENTS); /* each closed, none left hanging */
+        CHECK(set_process_limit(w.p.pid, RLIM_INFINITY) == 0); /* to max */
+    }
+    CHECK(thanked(w.p.address) == 1); /* and it serves again */
+    if (!CHECK(watched_stop(&w) == 0))
+        ts_note("stderr: %.500s", w.p.errtext);
+    if (!CHECK(strstr(w.p.errtext, logged) != NULL))
+        ts_note("no \"%s\" in: %.500s", logged, w.p.errtext);
+}
+
+static void test_creation_failures(void)
+{
+    creation_failure_case("fork", "fork: Resource temporarily unavailable; "
+                                  "shedding 127.0.0.1:");
+    creation_failure_case("thread", "shedding 127.0.0.1:");
+}
+
 void register_hostile_tests(void)
 {
     CU_pSuite s = ts_suite("hostile");
@@ -504,4 +700,10 @@ void register_hostile_tests(void)
     CU_add_test(s, "garbage datagrams, empty to oversized: every datagram "
                    "handler, every mode",
                 test_hostile_datagrams);
+    CU_add_test(s, "SIGTERM under steady load: no accepted client loses its "
+                   "reply, every mode and with workers",
+                test_sigterm_under_load);
+    CU_add_test(s, "fork and thread creation failing: that client is shed, "
+                   "the server lives and serves again",
+                test_creation_failures);
 }

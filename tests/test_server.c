@@ -665,6 +665,37 @@ static void test_stale_probe_never_blocks(void)
     ss_server_close(live);
 }
 
+/* A reply too big for any datagram is refused with -EMSGSIZE, not cut
+ * and not fatal: the handler can still answer with a short one. */
+static int reply_too_big_then_small(ss_request_t *req)
+{
+    static char huge[70000]; /* past UDP's 65507-byte payload */
+    int *rc = ss_context(req);
+    *rc = ss_reply(req, huge, sizeof(huge));
+    return ss_reply(req, "small", 5);
+}
+
+static const ss_handler_t big_replier = {.name = "big",
+                                         .handle = reply_too_big_then_small};
+
+static void test_reply_too_big(void)
+{
+    int big_rc = 0;
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_UDP4, "sync", &big_replier);
+    cfg.context = &big_rc;
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    int fd = ts_connect(ts.address, 1);
+    char buf[16];
+    CU_ASSERT(ts_send_bytes(fd, "q", 1) == 0);
+    CU_ASSERT_EQUAL(ts_recv_dgram(fd, buf, sizeof(buf)), 5);
+    CU_ASSERT_EQUAL(big_rc, -EMSGSIZE);
+    close(fd);
+    ts_stop(&ts);
+    CU_ASSERT_EQUAL(ts.serve_rc, 0);
+}
+
 /* What a handler learned about an unnamed Unix datagram sender. */
 typedef struct {
     char peer[64];
@@ -759,6 +790,8 @@ void register_server_tests(void)
                 test_handle_request_zero_timeout);
     CU_add_test(s, "stale-socket probe never blocks on a live server",
                 test_stale_probe_never_blocks);
+    CU_add_test(s, "a reply too big for a datagram: -EMSGSIZE, then served",
+                test_reply_too_big);
     CU_add_test(s, "unnamed Unix datagram peer: 'unix:', EDESTADDRREQ",
                 test_unnamed_unix_datagram_peer);
 }

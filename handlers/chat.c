@@ -14,6 +14,9 @@
  *
  * One room needs one process: the server refuses multi-process modes. */
 #include "handlers.h"
+/* ss__log_peer: the library's rate-limited log, for lines a client can
+ * cause.  Built-in handlers only; it is not public API. */
+#include "../socketserver/internal.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -650,8 +653,9 @@ static int chat_handle(ss_request_t *req)
     rc = session_run(s);
     session_leave(s);
     if (s->me->kicked) { /* its connection may have failed first */
-        ss_log(SS_LOG_INFO, "chat: %s (%s) was too slow and was disconnected",
-               s->me->name, ss_peer(req));
+        ss__log_peer(SS_LOG_INFO,
+                     "chat: %s (%s) was too slow and was disconnected",
+                     s->me->name, ss_peer(req));
         rc = 0;
     } else if (rc == CHAT_QUIT || rc == CHAT_EOF) {
         rc = session_flush(s, rc == CHAT_QUIT);

@@ -272,9 +272,9 @@ static int watch(event_state_t *st, ev_task_t *t)
             rc = sync_mask(st, fd, s->mask | mask);
         if (rc < 0) {
             if (rc == -EMFILE)
-                ss_log(SS_LOG_WARN, "%s: descriptor %d is beyond what the "
-                       "%s poller can watch", ss_peer(t->req), fd,
-                       st->poller->name);
+                ss__log_peer(SS_LOG_WARN, "%s: descriptor %d is beyond what "
+                             "the %s poller can watch", ss_peer(t->req),
+                             fd, st->poller->name);
             unwatch(st, t, i + 1);
             return rc;
         }
@@ -518,8 +518,8 @@ static void event_process(ss_server_t *srv, ss_request_t *req)
         t->coro = take_stack(st, t);
     if (!t || !t->coro) {
         free(t);
-        ss_log(SS_LOG_ERROR, "no memory for a coroutine; shedding %s",
-               ss_peer(req));
+        ss__log_peer(SS_LOG_ERROR, "no memory for a coroutine; shedding %s",
+                     ss_peer(req));
         ss__request_drop(req);
         return;
     }

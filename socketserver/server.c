@@ -443,7 +443,7 @@ static int verified(ss_server_t *srv, ss_request_t *req)
 {
     if (!srv->cfg.verify_request || srv->cfg.verify_request(srv, req))
         return 1;
-    ss_log(SS_LOG_DEBUG, "%s: rejected by verify_request", ss_peer(req));
+    ss__log_peer(SS_LOG_DEBUG, "%s: rejected by verify_request", ss_peer(req));
     ss__request_drop(req);
     return 0;
 }
@@ -535,9 +535,8 @@ static ss_request_t *receive_one(ss_server_t *srv)
         char from[SS_ADDRSTRLEN];
         ss__addr_format((struct sockaddr *)&peer, msg.msg_namelen, from,
                         sizeof(from));
-        ss_log(SS_LOG_WARN,
-               "%s: datagram dropped: longer than max_datagram (%zu bytes)",
-               from, srv->cfg.max_datagram);
+        ss__log_peer(SS_LOG_WARN, "%s: datagram dropped: longer than "
+                     "max_datagram (%zu bytes)", from, srv->cfg.max_datagram);
         return NULL;
     }
     ss_request_t *req = ss__request_new(srv, srv->fd, (struct sockaddr *)&peer,

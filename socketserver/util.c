@@ -1,4 +1,7 @@
 /* util.c -- the clock, descriptor flags and the logger. */
+/* MAP_ANONYMOUS (the peer-line limiter's shared page) is not in
+ * POSIX.1-2008; glibc shows it with _DEFAULT_SOURCE. */
+#define _DEFAULT_SOURCE
 #include "internal.h"
 
 #include <errno.h>
@@ -6,6 +9,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -93,12 +97,13 @@ void ss_log_set_level(int level) { atomic_store(&log_level, level); }
 
 int ss_log_level(void) { return atomic_load(&log_level); }
 
-/* One write(2) per line, so lines from threads and children never mix. */
-void ss_log(int level, const char *fmt, ...)
+/* One line -- time, pid, level, the message, then suffix, which is kept
+ * even when a long message is cut -- in one write(2), so lines from
+ * threads and children never mix. */
+static void log_line(int level, const char *suffix, const char *fmt,
+                     va_list ap)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
-    if (level > atomic_load(&log_level))
-        return;
     int saved_errno = errno;
     char line[1024];
     struct timespec ts;
@@ -110,15 +115,133 @@ void ss_log(int level, const char *fmt, ...)
                      ts.tv_nsec / 1000000, (long)getpid(),
                      names[level < 0 ? 0 : level > 3 ? 3 : level]);
     n += k > 0 ? (size_t)k : 0;
-    va_list ap;
-    va_start(ap, fmt);
-    k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-    va_end(ap);
-    n += k > 0 ? (size_t)k : 0;
-    if (n > sizeof(line) - 2)
-        n = sizeof(line) - 2;
+    size_t tail = strlen(suffix) + 1; /* and the newline */
+    size_t room = sizeof(line) - n - tail; /* for the message and its NUL */
+    k = vsnprintf(line + n, room, fmt, ap);
+    n += k <= 0 ? 0 : (size_t)k < room ? (size_t)k : room - 1;
+    memcpy(line + n, suffix, tail - 1);
+    n += tail - 1;
     line[n++] = '\n';
     ssize_t w = write(STDERR_FILENO, line, n);
     (void)w; /* nowhere to report a failed log write */
     errno = saved_errno;
+}
+
+void ss_log(int level, const char *fmt, ...)
+{
+    if (level > atomic_load(&log_level))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, "", fmt, ap);
+    va_end(ap);
+}
+
+/* ---- The limit on lines a peer can cause ---------------------------------
+ *
+ * Policy: a burst of SS_LOG_PEER_BURST (20) lines, then SS_LOG_PEER_PER_S
+ * (10) a second.  20 lets a real incident be logged in full (a dozen
+ * clients timing out together after a network blip); 10 a second keeps a
+ * sample of the offending addresses coming while a flood of any size
+ * writes at most about 1 KB/s (100 MB a day): a disk and a log rotation
+ * keep up, and the server's own lines (ss_log, not limited) stay easy to
+ * find.  The kernel's printk_ratelimit is tighter (10 per 5 s), but its
+ * lines are rarer.
+ *
+ * The bucket is kept as GCRA, the generic cell rate algorithm (ATM's): one
+ * number, the time at which the bucket will be full again.  A line passes
+ * when that time is at most burst - 1 intervals ahead of now, and pushes
+ * it one interval on: burst lines at once, then one per interval.  One
+ * compare-and-swap, no lock.  Dropped lines are counted with the time of
+ * the first drop in one word, which the next line that passes takes (an
+ * exchange) and reports, so nothing is lost silently.
+ *
+ * The state lives in shared memory mapped at load (before any fork), so a
+ * fork-mode server's children and a master's workers draw from one bucket:
+ * otherwise each child would start with the full burst it inherited. */
+#define PEER_INTERVAL_MS (1000 / SS_LOG_PEER_PER_S)
+#define DROP_COUNT_BITS 24 /* the count; the first drop's ms above it */
+#define DROP_COUNT_MAX ((1ULL << DROP_COUNT_BITS) - 1)
+#define DROP_MS_MASK ((1ULL << (64 - DROP_COUNT_BITS)) - 1)
+
+typedef struct peer_limit {
+    atomic_llong full_at_ms;    /* GCRA's "theoretical arrival time" */
+    atomic_ullong dropped;      /* count | first drop's ms << DROP_COUNT_BITS */
+} peer_limit_t;
+
+static peer_limit_t local_limit; /* when the shared page cannot be had */
+static peer_limit_t *peer_limit = &local_limit;
+
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((constructor)) static void share_peer_limit(void)
+{
+    void *p = mmap(NULL, sizeof(peer_limit_t), PROT_READ | PROT_WRITE,
+                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p != MAP_FAILED)
+        peer_limit = p; /* zero-filled: a full bucket, nothing dropped */
+}
+#endif
+
+/* Take one token at now_ms: 1, or 0 when the bucket is empty. */
+static int peer_token(peer_limit_t *lim, long long now_ms)
+{
+    long long tat = atomic_load(&lim->full_at_ms);
+    for (;;) {
+        long long from = tat > now_ms ? tat : now_ms;
+        if (from - now_ms > (SS_LOG_PEER_BURST - 1) * PEER_INTERVAL_MS)
+            return 0;
+        if (atomic_compare_exchange_weak(&lim->full_at_ms, &tat,
+                                         from + PEER_INTERVAL_MS))
+            return 1;
+    }
+}
+
+/* Count a dropped line; the first of a run stamps the time. */
+static void peer_dropped(peer_limit_t *lim, long long now_ms)
+{
+    unsigned long long old = atomic_load(&lim->dropped), next;
+    do {
+        unsigned long long count = old & DROP_COUNT_MAX;
+        if (count == 0)
+            next = ((unsigned long long)now_ms & DROP_MS_MASK)
+                       << DROP_COUNT_BITS | 1;
+        else
+            next = count == DROP_COUNT_MAX ? old : old + 1;
+    } while (!atomic_compare_exchange_weak(&lim->dropped, &old, next));
+}
+
+/* Take the dropped count, if any, as " (N similar lines suppressed in the
+ * last S s)" in buf; "" when none were. */
+static void peer_take_dropped(peer_limit_t *lim, long long now_ms, char *buf,
+                              size_t cap)
+{
+    buf[0] = '\0';
+    if (atomic_load(&lim->dropped) == 0)
+        return;
+    unsigned long long d = atomic_exchange(&lim->dropped, 0);
+    unsigned long long count = d & DROP_COUNT_MAX;
+    if (count == 0)
+        return;
+    unsigned long long since = ((unsigned long long)now_ms -
+                                (d >> DROP_COUNT_BITS)) & DROP_MS_MASK;
+    snprintf(buf, cap, " (%s%llu similar line%s suppressed in the last "
+             "%llu.%llu s)", count == DROP_COUNT_MAX ? "at least " : "",
+             count, count == 1 ? "" : "s", since / 1000, since % 1000 / 100);
+}
+
+void ss__log_peer(int level, const char *fmt, ...)
+{
+    if (level > atomic_load(&log_level))
+        return; /* not shown: takes no token */
+    long long now = ss__now_ms();
+    if (!peer_token(peer_limit, now)) {
+        peer_dropped(peer_limit, now);
+        return;
+    }
+    char suffix[96];
+    peer_take_dropped(peer_limit, now, suffix, sizeof(suffix));
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, suffix, fmt, ap);
+    va_end(ap);
 }

@@ -14,9 +14,6 @@
  *
  * One room needs one process: the server refuses multi-process modes. */
 #include "handlers.h"
-/* ss__log_peer: the library's rate-limited log, for lines a client can
- * cause.  Built-in handlers only; it is not public API. */
-#include "../socketserver/internal.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -653,7 +650,7 @@ static int chat_handle(ss_request_t *req)
     rc = session_run(s);
     session_leave(s);
     if (s->me->kicked) { /* its connection may have failed first */
-        ss__log_peer(SS_LOG_INFO,
+        ss_log_peer(SS_LOG_INFO,
                      "chat: %s (%s) was too slow and was disconnected",
                      s->me->name, ss_peer(req));
         rc = 0;

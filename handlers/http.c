@@ -21,9 +21,6 @@
 #define _XOPEN_SOURCE 700
 #include "handlers.h"
 #include "http_parser.h"
-/* ss__log_peer: the library's rate-limited log, for lines a client can
- * cause.  Built-in handlers only; it is not public API. */
-#include "../socketserver/internal.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -705,7 +702,7 @@ static int read_request(ss_request_t *req, http_conn_t *c, http_request_t *r,
 static int refuse_request(ss_request_t *req, http_conn_t *c, int status)
 {
     http_reply_t rp = {0, NULL, NULL, 0, 0};
-    ss__log_peer(SS_LOG_INFO, "http: %s bad request: %d", ss_peer(req),
+    ss_log_peer(SS_LOG_INFO, "http: %s bad request: %d", ss_peer(req),
                  status);
     return send_status_page(req, c, &rp, status);
 }

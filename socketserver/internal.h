@@ -151,13 +151,9 @@ long long ss__now_ms(void);
 int ss__set_nonblocking_cloexec(int fd);
 int ss__set_new_fd_flags(int fd);
 int ss__make_pipe(int *r, int *w);
-/* ss_log for lines a peer can cause (its timeouts, errors, bad input,
- * shedding): rate-limited, shared by the process and its forked children,
- * so no client can flood the log.  Past the limit lines are counted, and
- * the next line that passes says how many were suppressed. */
-#define SS_LOG_PEER_BURST 20 /* lines at once */
-#define SS_LOG_PEER_PER_S 10 /* lines per second after that */
-void ss__log_peer(int level, const char *fmt, ...) SS_PRINTF(2, 3);
+/* util.c: share ss_log_peer's limit with the processes this one forks
+ * from now on (called by ss_server_create, before any fork of ours). */
+void ss__log_share_peer_limit(void);
 
 /* addr.c */
 typedef struct ss_addr_parts {

@@ -272,7 +272,7 @@ static int watch(event_state_t *st, ev_task_t *t)
             rc = sync_mask(st, fd, s->mask | mask);
         if (rc < 0) {
             if (rc == -EMFILE)
-                ss__log_peer(SS_LOG_WARN, "%s: descriptor %d is beyond what "
+                ss_log_peer(SS_LOG_WARN, "%s: descriptor %d is beyond what "
                              "the %s poller can watch", ss_peer(t->req),
                              fd, st->poller->name);
             unwatch(st, t, i + 1);
@@ -518,7 +518,7 @@ static void event_process(ss_server_t *srv, ss_request_t *req)
         t->coro = take_stack(st, t);
     if (!t || !t->coro) {
         free(t);
-        ss__log_peer(SS_LOG_ERROR, "no memory for a coroutine; shedding %s",
+        ss_log_peer(SS_LOG_ERROR, "no memory for a coroutine; shedding %s",
                      ss_peer(req));
         ss__request_drop(req);
         return;

@@ -156,7 +156,7 @@ static void fork_process(ss_server_t *srv, ss_request_t *req)
 {
     fork_state_t *st = srv->mode_state;
     if (!fork_has_room(srv)) { /* has_room said yes; only a bug gets here */
-        ss__log_peer(SS_LOG_ERROR, "no room for a child; shedding %s",
+        ss_log_peer(SS_LOG_ERROR, "no room for a child; shedding %s",
                      ss_peer(req));
         ss__request_drop(req);
         return;
@@ -164,7 +164,7 @@ static void fork_process(ss_server_t *srv, ss_request_t *req)
     fflush(NULL); /* or the child would write our buffered output again */
     pid_t pid = fork();
     if (pid < 0) {
-        ss__log_peer(SS_LOG_ERROR, "fork: %s; shedding %s", strerror(errno),
+        ss_log_peer(SS_LOG_ERROR, "fork: %s; shedding %s", strerror(errno),
                      ss_peer(req));
         ss__request_drop(req);
         return;

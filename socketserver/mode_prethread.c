@@ -218,7 +218,7 @@ static void pool_process(ss_server_t *srv, ss_request_t *req)
     }
     pthread_mutex_unlock(&st->lock);
     if (full) {
-        ss__log_peer(SS_LOG_ERROR, "pool queue full; shedding %s",
+        ss_log_peer(SS_LOG_ERROR, "pool queue full; shedding %s",
                      ss_peer(req));
         ss__request_drop(req);
     }

@@ -475,7 +475,7 @@ static void report_error(ss_request_t *req, int err)
         return;
     }
     int quiet = err == -ECONNRESET || err == -EPIPE || err == -ECANCELED;
-    ss__log_peer(quiet ? SS_LOG_DEBUG : SS_LOG_WARN, "%s: %s: %s",
+    ss_log_peer(quiet ? SS_LOG_DEBUG : SS_LOG_WARN, "%s: %s: %s",
                  srv->cfg.handler->name, ss_peer(req), strerror(-err));
 }
 

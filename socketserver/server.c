@@ -346,6 +346,7 @@ int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
         !strcmp(srv->cfg.accept, "reuseport"))
         srv->cfg.reuse_port = 1; /* the workers bind beside the master */
     srv->owner_pid = getpid();
+    ss__log_share_peer_limit();
     atomic_init(&srv->refs, 1);
     atomic_init(&srv->hard_stop_at_ms, 0);
     atomic_init(&srv->shutdown_requested, 0);
@@ -443,7 +444,7 @@ static int verified(ss_server_t *srv, ss_request_t *req)
 {
     if (!srv->cfg.verify_request || srv->cfg.verify_request(srv, req))
         return 1;
-    ss__log_peer(SS_LOG_DEBUG, "%s: rejected by verify_request", ss_peer(req));
+    ss_log_peer(SS_LOG_DEBUG, "%s: rejected by verify_request", ss_peer(req));
     ss__request_drop(req);
     return 0;
 }
@@ -535,7 +536,7 @@ static ss_request_t *receive_one(ss_server_t *srv)
         char from[SS_ADDRSTRLEN];
         ss__addr_format((struct sockaddr *)&peer, msg.msg_namelen, from,
                         sizeof(from));
-        ss__log_peer(SS_LOG_WARN, "%s: datagram dropped: longer than "
+        ss_log_peer(SS_LOG_WARN, "%s: datagram dropped: longer than "
                      "max_datagram (%zu bytes)", from, srv->cfg.max_datagram);
         return NULL;
     }

@@ -302,6 +302,17 @@ void ss_log(int level, const char *fmt, ...) SS_PRINTF(2, 3);
 void ss_log_set_level(int level);
 int ss_log_level(void);
 
+/* ss_log for lines a client can cause (its timeout, its bad request, its
+ * connection shed): rate-limited, so no client or flood of clients can
+ * flood the log -- a burst of SS_LOG_PEER_BURST lines, then
+ * SS_LOG_PEER_PER_S a second, shared by a server and the processes it
+ * forks.  Lines past the limit are counted, and the next line that passes
+ * ends with how many were suppressed.  Lines below the level take no
+ * part. */
+#define SS_LOG_PEER_BURST 20
+#define SS_LOG_PEER_PER_S 10
+void ss_log_peer(int level, const char *fmt, ...) SS_PRINTF(2, 3);
+
 /* Log to a file instead (standard error is pointed at it, appending): 0
  * or -errno.  ss_log_reopen opens it again under the same name, after a
  * rotation; it is async-signal-safe. */

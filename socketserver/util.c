@@ -156,9 +156,10 @@ void ss_log(int level, const char *fmt, ...)
  * the first drop in one word, which the next line that passes takes (an
  * exchange) and reports, so nothing is lost silently.
  *
- * The state lives in shared memory mapped at load (before any fork), so a
- * fork-mode server's children and a master's workers draw from one bucket:
- * otherwise each child would start with the full burst it inherited. */
+ * The state moves to shared memory when the first server is created
+ * (before any fork of the library's), so a fork-mode server's children and
+ * a master's workers draw from one bucket: otherwise each child would
+ * start with the full burst it inherited. */
 #define PEER_INTERVAL_MS (1000 / SS_LOG_PEER_PER_S)
 #define DROP_COUNT_BITS 24 /* the count; the first drop's ms above it */
 #define DROP_COUNT_MAX ((1ULL << DROP_COUNT_BITS) - 1)
@@ -170,17 +171,27 @@ typedef struct peer_limit {
 } peer_limit_t;
 
 static peer_limit_t local_limit; /* when the shared page cannot be had */
-static peer_limit_t *peer_limit = &local_limit;
+static peer_limit_t *_Atomic peer_limit = &local_limit;
 
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((constructor)) static void share_peer_limit(void)
+/* Once, by ss_server_create: the forks that matter (fork mode's children,
+ * the workers) all come after it. */
+static void map_shared_peer_limit(void)
 {
     void *p = mmap(NULL, sizeof(peer_limit_t), PROT_READ | PROT_WRITE,
                    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (p != MAP_FAILED)
-        peer_limit = p; /* zero-filled: a full bucket, nothing dropped */
+    if (p == MAP_FAILED)
+        return;
+    peer_limit_t *shared = p; /* carries on from what was used so far */
+    atomic_store(&shared->full_at_ms, atomic_load(&local_limit.full_at_ms));
+    atomic_store(&shared->dropped, atomic_load(&local_limit.dropped));
+    atomic_store(&peer_limit, shared);
 }
-#endif
+
+void ss__log_share_peer_limit(void)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, map_shared_peer_limit);
+}
 
 /* Take one token at now_ms: 1, or 0 when the bucket is empty. */
 static int peer_token(peer_limit_t *lim, long long now_ms)
@@ -229,17 +240,18 @@ static void peer_take_dropped(peer_limit_t *lim, long long now_ms, char *buf,
              count, count == 1 ? "" : "s", since / 1000, since % 1000 / 100);
 }
 
-void ss__log_peer(int level, const char *fmt, ...)
+void ss_log_peer(int level, const char *fmt, ...)
 {
     if (level > atomic_load(&log_level))
         return; /* not shown: takes no token */
     long long now = ss__now_ms();
-    if (!peer_token(peer_limit, now)) {
-        peer_dropped(peer_limit, now);
+    peer_limit_t *lim = atomic_load(&peer_limit);
+    if (!peer_token(lim, now)) {
+        peer_dropped(lim, now);
         return;
     }
     char suffix[96];
-    peer_take_dropped(peer_limit, now, suffix, sizeof(suffix));
+    peer_take_dropped(lim, now, suffix, sizeof(suffix));
     va_list ap;
     va_start(ap, fmt);
     log_line(level, suffix, fmt, ap);

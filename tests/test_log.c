@@ -6,7 +6,6 @@
  * --log-level hides what is below it and refuses what it does not know. */
 #include "helpers.h"
 
-#include "../socketserver/internal.h" /* SS_LOG_PEER_BURST, _PER_S */
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -6,7 +6,6 @@
  * --log-level hides what is below it and refuses what it does not know. */
 #include "helpers.h"
 
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>

@@ -88,6 +88,11 @@ int ss__wait_fd(ss_request_t *req, int fd, short events, long long deadline_ms)
 
 /* When a blocking call must give up: its own timeout from now, or the
  * request's total deadline, whichever comes first (0: never). */
+/* When the blocking call starting now must give up: the idle timeout
+ * from now, or the connection's deadline if that comes first.  Calls that
+ * move bytes in several steps ask again after each step, so the timeout
+ * bounds a silence, not a slow but steady transfer (which --deadline
+ * bounds). */
 long long ss__call_deadline(const ss_request_t *req)
 {
     long long idle = req->timeout_ms > 0 ? ss__now_ms() + req->timeout_ms : 0;
@@ -159,6 +164,7 @@ ssize_t ss_recv_exact(ss_request_t *req, void *buf, size_t n)
         if (k == 0)
             break;
         got += (size_t)k;
+        deadline = ss__call_deadline(req); /* progress: idle again */
     }
     return (ssize_t)got;
 }
@@ -218,6 +224,7 @@ ssize_t ss_read_line(ss_request_t *req, char *buf, size_t cap)
                 buf[n] = '\0';
                 return k < 0 ? k : (ssize_t)n;
             }
+            deadline = ss__call_deadline(req); /* progress: idle again */
         }
         const char *avail = req->in + req->in_off;
         size_t k = req->in_len - req->in_off;
@@ -276,6 +283,7 @@ static int fd_send_all(ss_request_t *req, int fd, const void *buf, size_t len)
         if (n > 0) {
             p += n;
             len -= (size_t)n;
+            deadline = ss__call_deadline(req); /* progress: idle again */
             if (req->task)
                 ss__event_maybe_yield(req);
             continue;

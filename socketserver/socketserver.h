@@ -60,6 +60,10 @@ typedef struct ss_handler {
  * Every blocking call honours the request's timeout (ss_set_timeout; the
  * server's timeout_ms by default) and returns -ETIMEDOUT when it expires,
  * or -ECANCELED when the server is stopping and the grace period is over.
+ * The timeout is an idle timeout: it bounds each wait for the peer, and
+ * a call that moves bytes in steps (a line arriving in pieces, a long
+ * send) starts it again after each step.  The server's deadline_ms bounds
+ * a connection's whole life, however steadily it trickles.
  *
  * On a datagram request the same functions work on the datagram: the recv
  * family reads the received datagram and then reports end of file; each
@@ -168,7 +172,7 @@ typedef struct ss_config {
     int reuse_port;      /* SO_REUSEPORT */
     int tcp_nodelay;     /* TCP_NODELAY on accepted connections */
     size_t max_datagram; /* largest datagram accepted; 0: 8192 */
-    int timeout_ms;      /* per blocking request call; 0: none */
+    int timeout_ms;      /* idle timeout of each wait for a peer; 0: none */
     int deadline_ms;     /* a connection's whole life; 0: none.  Past it,
                             every blocking call fails with -ETIMEDOUT */
 

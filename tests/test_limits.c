@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Greets, then waits for one line and answers "ok". */
@@ -81,6 +82,44 @@ static void test_deadline_ends_slowloris(void)
     }
 }
 
+/* --timeout is an idle timeout: a line that arrives a byte at a time,
+ * each byte well within it, is read whole even though the line as a whole
+ * takes longer; then silence is timed out.  Both waits (poll, coroutine). */
+static void test_timeout_is_idle(void)
+{
+    static const char *const waits[] = {"sync", "event"};
+    for (size_t m = 0; m < COUNT(waits); m++) {
+        snprintf(ts_where, sizeof(ts_where), "%s", waits[m]);
+        ss_config_t cfg;
+        test_server_t ts;
+        ts_config(&cfg, TS_TCP4, waits[m], &hold);
+        cfg.timeout_ms = 250;
+        if (!CHECK(ts_start(&ts, &cfg) == 0))
+            continue;
+        int fd = ts_connect(ts.address, 0);
+        char buf[64];
+        CHECK(ts_read_until(fd, buf, sizeof(buf), "hi\n", 2000) == 3);
+        long long t0 = ts_now_ms();
+        for (const char *c = "slowly\n"; *c; c++) { /* 700 ms in all */
+            ts_sleep_ms(100);
+            send(fd, c, 1, MSG_NOSIGNAL);
+        }
+        if (!CHECK(ts_read_until(fd, buf, sizeof(buf), "ok\n", 2000) == 3))
+            ts_note("the trickled line was cut off after %lld ms",
+                    ts_now_ms() - t0);
+        ts_hang_up(fd);
+        fd = ts_connect(ts.address, 0); /* a silent one is timed out */
+        CHECK(ts_read_until(fd, buf, sizeof(buf), "hi\n", 2000) == 3);
+        t0 = ts_now_ms();
+        CHECK(ts_expect_eof(fd, 2000));
+        long long took = ts_now_ms() - t0;
+        if (!CHECK(took >= 200 && took < 1500))
+            ts_note("closed after %lld ms", took);
+        ts_hang_up(fd);
+        ts_stop(&ts);
+    }
+}
+
 void register_limits_tests(void)
 {
     CU_pSuite s = ts_suite("limits");
@@ -88,4 +127,6 @@ void register_limits_tests(void)
                 test_max_conns_every_mode);
     CU_add_test(s, "the deadline ends a slowloris client, every mode",
                 test_deadline_ends_slowloris);
+    CU_add_test(s, "the timeout is idle: a trickled line is read whole",
+                test_timeout_is_idle);
 }

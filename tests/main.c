@@ -15,7 +15,9 @@
     X(event)                                                                  \
     X(workers)                                                                \
     X(limits)                                                                 \
+    X(flood)                                                                  \
     X(hostile)                                                                \
+    X(log)                                                                    \
     X(handlers)                                                               \
     X(cli)                                                                    \
     X(poetry)                                                                 \

@@ -33,7 +33,7 @@ CLI_OBJ  = $(call obj,$(CLI_SRC))
 TEST_OBJ = $(call obj,$(TEST_SRC))
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 
-.PHONY: all lib cli examples run bench-switch bench-idle test test-tsan fuzz fuzz-bins test-plain test-sanitized cunit \
+.PHONY: all lib cli examples run bench-switch bench-idle test test-tsan test-valgrind fuzz fuzz-bins test-plain test-sanitized cunit \
         install uninstall clean
 all: lib cli examples
 lib: $(BUILD)/libsocketserver.a $(BUILD)/libsocketserver.so
@@ -141,6 +141,54 @@ test-tsan: cunit
 	    CFLAGS='-O1 -g' test-plain || exit 1; \
 	done 2>&1 | tee build/tsan/test.log
 	@! grep -E 'ThreadSanitizer' build/tsan/test.log
+
+# Valgrind's memcheck over a representative subset, one run per suite:
+# request I/O, the server core, every mode and transport, the event mode's
+# coroutines, pre-forked workers, the menu and HTTP handlers, and the CLI.
+# No sanitizers; -DSS_VALGRIND registers the coroutine stacks.  Children
+# are followed, forked (fork mode, workers) and exec'd (the CLI), each
+# into its own log in build/valgrind/logs/SUITE/.  The run fails on a
+# failing test, or on any memcheck error or definite or indirect leak in
+# any process.  Descriptors are not tracked: the suites count them, and
+# fork children hold their parent's by design.  tests/valgrind.supp says
+# why each suppression is not a bug of ours.
+VG_SUITES  = request server transports event workers handlers http cli
+VG_BUILD   = build/valgrind
+VG_TIMEOUT ?= 600
+VALGRIND   = valgrind --leak-check=full --show-leak-kinds=definite,indirect \
+             --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+             --trace-children=yes --fair-sched=yes \
+             --suppressions=tests/valgrind.supp
+# Per suite: processes, errors and leaked bytes summed over its logs, and
+# the logs with a report printed.  A report is a stack trace (a process
+# killed by a signal writes no summary, but its reports are there), except
+# the one for a process ended by a signal (tests kill workers on purpose).
+VG_SUM = FNR == 1 { n++ } \
+         /ERROR SUMMARY:/ { gsub(",", "", $$4); e += $$4 } \
+         /ERROR SUMMARY: [1-9]/ { bad[FILENAME] = 1 } \
+         /definitely lost:/ { gsub(",", "", $$4); d += $$4 } \
+         /indirectly lost:/ { gsub(",", "", $$4); i += $$4 } \
+         / at 0x/ && prev !~ /Process terminating/ { bad[FILENAME] = 1 } \
+         { prev = $$0 } \
+         END { for (f in bad) { nbad++; while ((getline l < f) > 0) print l } \
+               printf "%s: %d processes, %d errors, lost: %d bytes " \
+                      "definitely, %d indirectly; %d s\n", \
+                      suite, n, e, d, i, secs; exit (e + d + i + nbad > 0) }
+test-valgrind: cunit
+	@command -v valgrind >/dev/null || \
+	  { echo "valgrind is missing: run 'sudo apt-get install valgrind'"; exit 1; }
+	$(MAKE) -s BUILD=$(VG_BUILD) EXTRA_CFLAGS=-DSS_VALGRIND CFLAGS='-O1 -g' \
+	  all $(VG_BUILD)/tests/run_tests
+	@for suite in $(VG_SUITES); do \
+	  logs=$(VG_BUILD)/logs/$$suite; rm -rf $$logs; mkdir -p $$logs; \
+	  start=$$SECONDS; \
+	  SS_CLI=$(VG_BUILD)/socketserver SS_TEST_SUITE=$$suite \
+	    timeout -k 10 $(VG_TIMEOUT) $(VALGRIND) --log-file=$$logs/%p.log \
+	    $(VG_BUILD)/tests/run_tests; rc=$$?; \
+	  awk -v suite=$$suite -v secs=$$((SECONDS - start)) '$(VG_SUM)' \
+	    $$logs/*.log || rc=$$((rc ? rc : 1)); \
+	  [ $$rc = 0 ] || { echo "$$suite: failed (exit $$rc), logs in $$logs"; exit 1; }; \
+	done
 
 test: test-plain test-sanitized
 

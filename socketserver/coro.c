@@ -55,6 +55,29 @@ void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #define TSAN_SWITCH(fiber) ((void)(fiber))
 #endif
 
+/* Valgrind's memcheck (built with -DSS_VALGRIND only: valgrind.h is not
+ * POSIX) must be told which memory is a stack, or it takes each switch
+ * for a huge frame and reports every access on the new stack.  The id it
+ * gives back is kept beside the coroutine, in memory only this file
+ * allocates and frees, so coro.h knows nothing of valgrind. */
+#ifdef SS_VALGRIND
+#include <valgrind/valgrind.h>
+typedef struct vg_coro {
+    ss_coro_t coro; /* first: a vg_coro_t * is an ss_coro_t * */
+    unsigned stack_id;
+} vg_coro_t;
+#define CORO_ALLOC_SIZE sizeof(vg_coro_t)
+/* From the lowest to the highest usable byte, both included. */
+#define VG_REGISTER(c)                                                         \
+    (((vg_coro_t *)(c))->stack_id = VALGRIND_STACK_REGISTER(                   \
+         (c)->stack, (char *)(c)->stack + (c)->stack_size - 1))
+#define VG_DEREGISTER(c) VALGRIND_STACK_DEREGISTER(((vg_coro_t *)(c))->stack_id)
+#else
+#define CORO_ALLOC_SIZE sizeof(ss_coro_t)
+#define VG_REGISTER(c) ((void)(c))
+#define VG_DEREGISTER(c) ((void)(c))
+#endif
+
 /* The scheduler's stack, learnt by each coroutine when it first runs (for
  * the sanitizer's bookkeeping only). */
 static _Thread_local const void *scheduler_stack;
@@ -154,7 +177,7 @@ ss_coro_t *ss__coro_new(size_t stack_size, ss_coro_fn fn, void *arg)
 {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     stack_size = (stack_size + page - 1) / page * page;
-    ss_coro_t *coro = calloc(1, sizeof(*coro));
+    ss_coro_t *coro = calloc(1, CORO_ALLOC_SIZE);
     if (!coro)
         return NULL;
     char *map = mmap(NULL, stack_size + page, PROT_READ | PROT_WRITE,
@@ -166,6 +189,7 @@ ss_coro_t *ss__coro_new(size_t stack_size, ss_coro_fn fn, void *arg)
     mprotect(map, page, PROT_NONE); /* overflow faults instead of corrupting */
     coro->stack = map + page;
     coro->stack_size = stack_size;
+    VG_REGISTER(coro);
 #ifdef SS_TSAN
     coro->tsan_fiber = __tsan_create_fiber(0);
 #endif
@@ -189,6 +213,7 @@ void ss__coro_free(ss_coro_t *coro)
 #ifdef SS_TSAN
     __tsan_destroy_fiber(coro->tsan_fiber);
 #endif
+    VG_DEREGISTER(coro);
     munmap((char *)coro->stack - page, coro->stack_size + page);
     free(coro);
 }

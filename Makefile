@@ -150,15 +150,13 @@ test-tsan: cunit
 # into its own log in build/valgrind/logs/SUITE/.  The run fails on a
 # failing test, or on any memcheck error or definite or indirect leak in
 # any process.  Descriptors are not tracked: the suites count them, and
-# fork children hold their parent's by design.  tests/valgrind.supp says
-# why each suppression is not a bug of ours.
+# fork children hold their parent's by design.  No suppressions.
 VG_SUITES  = request server transports event workers handlers http cli
 VG_BUILD   = build/valgrind
 VG_TIMEOUT ?= 600
 VALGRIND   = valgrind --leak-check=full --show-leak-kinds=definite,indirect \
              --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
-             --trace-children=yes --fair-sched=yes \
-             --suppressions=tests/valgrind.supp
+             --trace-children=yes --fair-sched=yes
 # Per suite: processes, errors and leaked bytes summed over its logs, and
 # the logs with a report printed.  A report is a stack trace (a process
 # killed by a signal writes no summary, but its reports are there), except

@@ -273,9 +273,11 @@ int ts_connect(const char *address, int datagram)
     if (fd < 0)
         return -1;
     if (datagram && ss.ss_family == AF_UNIX) {
-        /* Linux autobind: an abstract name the server can reply to. */
-        sa_family_t fam = AF_UNIX;
-        bind(fd, (struct sockaddr *)&fam, sizeof(fam));
+        /* Linux autobind: an abstract name the server can reply to.  The
+         * whole (zeroed) address, though only its family is passed:
+         * valgrind reads sun_path whatever the length says. */
+        struct sockaddr_un un = {.sun_family = AF_UNIX};
+        bind(fd, (struct sockaddr *)&un, sizeof(sa_family_t));
     }
     set_io_timeouts(fd);
     if (connect(fd, (struct sockaddr *)&ss, len) < 0) {

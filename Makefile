@@ -132,7 +132,7 @@ test-sanitized: cunit
 
 # ThreadSanitizer over the suites where threads, pools, coroutines and
 # workers meet; any report fails the run.
-TSAN_SUITES = request server transports event chat workers
+TSAN_SUITES = request server transports event chat workers limits log hostile
 test-tsan: cunit
 	@mkdir -p build/tsan
 	set -o pipefail; for suite in $(TSAN_SUITES); do \

@@ -104,9 +104,12 @@ static void *read_output(void *arg)
     return NULL;
 }
 
-static int watched_start(watched_t *w, const char *const *args)
+/* Start the CLI with args, watching its standard output for needle. */
+static int watched_start(watched_t *w, const char *const *args,
+                         const char *needle)
 {
     memset(w, 0, sizeof(*w));
+    snprintf(w->needle, sizeof(w->needle), "%s", needle ? needle : "");
     if (ts_cli_start(&w->p, args, 1) < 0) {
         ts_note("the CLI did not start: %s", w->p.errtext);
         return -1;
@@ -241,7 +244,7 @@ static int fixtures_make(fixtures_t *f)
     fclose(file);
     const char *args[] = {"--handler", "echo", "--mode", "event",
                           "--listen", "127.0.0.1:0", NULL};
-    return watched_start(&f->remote, args);
+    return watched_start(&f->remote, args, NULL);
 }
 
 static void fixtures_free(fixtures_t *f)
@@ -365,10 +368,8 @@ static void hostile_case(const handler_case_t *h, const char *mode,
     const char *argv[24];
     handler_args(argv, h, mode, f);
     watched_t w;
-    if (!CHECK(watched_start(&w, argv) == 0))
+    if (!CHECK(watched_start(&w, argv, h->logged) == 0))
         return;
-    if (h->logged)
-        snprintf(w.needle, sizeof(w.needle), "%s", h->logged);
     check_served(&w, h, "before");
     for (size_t i = 0; i < COUNT(hostile_inputs); i++)
         send_hostile(w.p.address, &hostile_inputs[i], buf);
@@ -480,10 +481,8 @@ static void hostile_datagram_case(const handler_case_t *h, const char *mode,
     argv[n] = "--udp";
     argv[n + 1] = NULL;
     watched_t w;
-    if (!CHECK(watched_start(&w, argv) == 0))
+    if (!CHECK(watched_start(&w, argv, h->logged) == 0))
         return;
-    if (h->logged)
-        snprintf(w.needle, sizeof(w.needle), "%s", h->logged);
     check_answered(&w, h, "before");
     send_garbage_datagrams(w.p.address, buf);
     check_answered(&w, h, "after");
@@ -568,7 +567,7 @@ static void sigterm_case(const char *const *args, const char *name)
 {
     snprintf(ts_where, sizeof(ts_where), "%s", name);
     watched_t w;
-    if (!CHECK(watched_start(&w, args) == 0))
+    if (!CHECK(watched_start(&w, args, NULL) == 0))
         return;
     load_t l = {.address = w.p.address,
                 .give_up_at = ts_now_ms() + LOAD_MAX_MS};
@@ -667,7 +666,7 @@ static void creation_failure_case(const char *mode, const char *logged)
                           "--listen", "127.0.0.1:0", "--log-level", "warn",
                           geteuid() == 0 ? "--user" : NULL, "nobody", NULL};
     watched_t w;
-    if (!CHECK(watched_start(&w, args) == 0))
+    if (!CHECK(watched_start(&w, args, NULL) == 0))
         return;
     CHECK(thanked(w.p.address) == 1);
     if (CHECK(set_process_limit(w.p.pid, 0) == 0)) {

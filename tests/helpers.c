@@ -340,6 +340,29 @@ int ts_expect_eof(int fd, int timeout_ms)
     return k == 0 || (k < 0 && errno == ECONNRESET);
 }
 
+/* The client's own address as the server sees it: "127.0.0.1:PORT",
+ * "[::1]:PORT", or "unix:" for an unnamed Unix socket. */
+void ts_client_name(int fd, char *buf, size_t cap)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN] = "?";
+    snprintf(buf, cap, "?");
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+        snprintf(buf, cap, "%s:%u", host, ntohs(in->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+        snprintf(buf, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
+    } else {
+        snprintf(buf, cap, "unix:");
+    }
+}
+
 /* ---- Process state ----------------------------------------------------- */
 
 int ts_count_fds(void)
@@ -441,7 +464,7 @@ const char *ts_example_path(char *buf, size_t cap, const char *name)
     return buf;
 }
 
-int ts_proc_start(cli_proc_t *p, const char *path, const char *const *args,
+int ts_fork_start(cli_proc_t *p, void (*child)(void *arg), void *arg,
                   int wait_listening)
 {
     int out[2], err[2];
@@ -453,17 +476,17 @@ int ts_proc_start(cli_proc_t *p, const char *path, const char *const *args,
         close(out[1]);
         return -1;
     }
-    const char *argv[64] = {path};
-    for (int i = 0; args[i] && i < 62; i++)
-        argv[i + 1] = args[i];
+    fflush(NULL); /* else the child could repeat what stdio holds */
     p->pid = fork();
     if (p->pid == 0) {
         dup2(out[1], 1);
         dup2(err[1], 2);
-        for (int fd = 3; fd < 1024; fd++)
-            close(fd);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
+        close(out[0]);
+        close(out[1]);
+        close(err[0]);
+        close(err[1]);
+        child(arg);
+        _exit(127); /* child should not return */
     }
     close(out[1]);
     close(err[1]);
@@ -474,11 +497,30 @@ int ts_proc_start(cli_proc_t *p, const char *path, const char *const *args,
     char line[300];
     if (read_line_fd(p->out, line, sizeof(line), 5000) < 0 ||
         strncmp(line, "listening on ", 13) != 0) {
-        ts_cli_wait(p, 100);
+        kill(p->pid, SIGKILL);
+        ts_cli_wait(p, 1000);
         return -1;
     }
     snprintf(p->address, sizeof(p->address), "%.200s", line + 13);
     return 0;
+}
+
+/* ts_fork_start's child for ts_proc_start: argv[0] is the program. */
+static void exec_program(void *arg)
+{
+    const char *const *argv = arg;
+    for (int fd = 3; fd < 1024; fd++)
+        close(fd);
+    execv(argv[0], (char *const *)argv);
+}
+
+int ts_proc_start(cli_proc_t *p, const char *path, const char *const *args,
+                  int wait_listening)
+{
+    const char *argv[64] = {path};
+    for (int i = 0; args[i] && i < 62; i++)
+        argv[i + 1] = args[i];
+    return ts_fork_start(p, exec_program, argv, wait_listening);
 }
 
 static void collect(int fd, char *text, size_t *len, size_t cap)

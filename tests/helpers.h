@@ -96,6 +96,9 @@ ssize_t ts_read_until(int fd, char *buf, size_t cap, const char *until,
                       int timeout_ms);
 /* 1 when the peer closes (EOF or reset) within timeout_ms with no data. */
 int ts_expect_eof(int fd, int timeout_ms);
+/* The client's own address as the server names its peer: "127.0.0.1:P",
+ * "[::1]:P", or "unix:" for an unnamed Unix socket; "?" on failure. */
+void ts_client_name(int fd, char *buf, size_t cap);
 
 /* ---- Process state ------------------------------------------------------ */
 int ts_count_fds(void);
@@ -119,6 +122,10 @@ typedef struct cli_proc {
  * without argv[0]).  When wait_listening, wait for and parse the
  * "listening on ADDRESS" line; returns 0, or -1 (the process is reaped). */
 int ts_cli_start(cli_proc_t *p, const char *const *args, int wait_listening);
+/* The same for a function run in a forked child, its standard output and
+ * error piped as a program's would be; child must _exit. */
+int ts_fork_start(cli_proc_t *p, void (*child)(void *arg), void *arg,
+                  int wait_listening);
 /* The same for any program: path, e.g. ts_example_path's. */
 int ts_proc_start(cli_proc_t *p, const char *path, const char *const *args,
                   int wait_listening);

@@ -131,26 +131,6 @@ static int wait_connected(const int *fds, int n, int ms)
     return done;
 }
 
-/* One line from fd within ms, byte by byte (what follows stays in the
- * pipe); 0, or -1. */
-static int read_line_fd(int fd, char *buf, size_t cap, int ms)
-{
-    size_t n = 0;
-    long long until = ts_now_ms() + ms;
-    while (n + 1 < cap) {
-        struct pollfd pfd = {fd, POLLIN, 0};
-        long long left = until - ts_now_ms();
-        if (left <= 0 || poll(&pfd, 1, (int)left) <= 0 ||
-            read(fd, buf + n, 1) != 1)
-            return -1;
-        if (buf[n] == '\n')
-            break;
-        n++;
-    }
-    buf[n] = '\0';
-    return 0;
-}
-
 /* A server's output pipe, drained as the test goes (a chatty server must
  * never block on a full pipe), counting the lines that hold each needle. */
 typedef struct watch {
@@ -577,10 +557,14 @@ static void child_on_error(ss_server_t *srv, ss_request_t *req, int err)
     (void)w;
 }
 
-static void serve_in_child(const char *mode, const char *root, int out, int err)
+typedef struct server_args {
+    const char *mode, *root;
+} server_args_t;
+
+static void serve_in_child(void *arg)
 {
-    dup2(out, 1);
-    dup2(err, 2);
+    const char *mode = ((server_args_t *)arg)->mode;
+    const char *root = ((server_args_t *)arg)->root;
     signal(SIGPIPE, SIG_DFL);
     ss_log_set_level(SS_LOG_WARN); /* fork mode: "child ... killed by" */
     handler_options_t opts;
@@ -616,36 +600,8 @@ static void serve_in_child(const char *mode, const char *root, int out, int err)
  * them, so ts_cli_wait can stop it.  0, or -1. */
 static int spawn_server(cli_proc_t *p, const char *mode, const char *root)
 {
-    int out[2], err[2];
-    memset(p, 0, sizeof(*p));
-    if (pipe(out) < 0)
-        return -1;
-    if (pipe(err) < 0) {
-        close(out[0]);
-        close(out[1]);
-        return -1;
-    }
-    fflush(NULL); /* else the child could repeat what stdio holds */
-    p->pid = fork();
-    if (p->pid == 0) {
-        close(out[0]);
-        close(err[0]);
-        serve_in_child(mode, root, out[1], err[1]);
-    }
-    close(out[1]);
-    close(err[1]);
-    p->out = out[0];
-    p->err = err[0];
-    char line[300];
-    if (p->pid < 0 || read_line_fd(p->out, line, sizeof(line), 5000) < 0 ||
-        strncmp(line, "listening on ", 13) != 0) {
-        if (p->pid > 0)
-            kill(p->pid, SIGKILL);
-        ts_cli_wait(p, 1000);
-        return -1;
-    }
-    snprintf(p->address, sizeof(p->address), "%.200s", line + 13);
-    return 0;
+    server_args_t args = {mode, root};
+    return ts_fork_start(p, serve_in_child, &args, 1);
 }
 
 /* A client that asks for the big file with a small receive buffer, so

@@ -6,7 +6,6 @@
  * --log-level hides what is below it and refuses what it does not know. */
 #include "helpers.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -91,6 +90,20 @@ static char *capture_stop(capture_t *c, long from)
     return text;
 }
 
+/* Capture standard error at level, then start a server from cfg: 1 when
+ * it runs (stop it, then capture_stop), 0 with nothing left running. */
+static int start_captured(test_server_t *ts, const ss_config_t *cfg,
+                          capture_t *c, int level)
+{
+    if (!CHECK(capture_start(c, level) == 0))
+        return 0;
+    if (!CHECK(ts_start(ts, cfg) == 0)) {
+        free(capture_stop(c, 0));
+        return 0;
+    }
+    return 1;
+}
+
 /* ---- Clients ------------------------------------------------------------ */
 
 /* n clients connect at once and send nothing; returns how many saw the
@@ -110,27 +123,6 @@ static int time_out_clients(const char *address, int n)
             ts_hang_up(fds[i]);
     }
     return ended;
-}
-
-/* The socket's local address as the server writes a peer: "1.2.3.4:P"
- * or "[::1]:P". */
-static void local_name(int fd, char *buf, size_t cap)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    char host[INET6_ADDRSTRLEN] = "?";
-    snprintf(buf, cap, "?");
-    if (fd < 0 || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-        return;
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        snprintf(buf, cap, "%s:%u", host, ntohs(in->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        snprintf(buf, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
-    }
 }
 
 /* ---- Reading the log ---------------------------------------------------- */
@@ -210,12 +202,8 @@ static void flood_case(const char *mode)
     capture_t c;
     ts_config(&cfg, TS_TCP4, mode, &waitline);
     cfg.timeout_ms = TIMEOUT_MS;
-    if (!CHECK(capture_start(&c, SS_LOG_WARN) == 0))
+    if (!start_captured(&ts, &cfg, &c, SS_LOG_WARN))
         return;
-    if (!CHECK(ts_start(&ts, &cfg) == 0)) {
-        free(capture_stop(&c, 0));
-        return;
-    }
     /* A first line, with a token back, takes any count left by earlier
      * tests: what follows the mark is this test's alone. */
     ts_sleep_ms(TOKEN_WAIT_MS);
@@ -264,12 +252,8 @@ static void test_hidden_lines_take_no_tokens(void)
     capture_t c;
     ts_config(&cfg, TS_TCP4, "thread", &waitline);
     cfg.timeout_ms = TIMEOUT_MS;
-    if (!CHECK(capture_start(&c, SS_LOG_ERROR) == 0))
+    if (!start_captured(&ts, &cfg, &c, SS_LOG_ERROR))
         return;
-    if (!CHECK(ts_start(&ts, &cfg) == 0)) {
-        free(capture_stop(&c, 0));
-        return;
-    }
     ts_sleep_ms(SS_LOG_PEER_BURST * INTERVAL_MS + 100); /* it fills */
     int hidden = time_out_clients(ts.address, 2 * SS_LOG_PEER_BURST);
     long mark = capture_size(&c);
@@ -303,16 +287,12 @@ static void check_timeout_line(ts_kind_t kind)
     capture_t c;
     ts_config(&cfg, kind, "thread", &waitline);
     cfg.timeout_ms = TIMEOUT_MS;
-    if (!CHECK(capture_start(&c, SS_LOG_WARN) == 0))
+    if (!start_captured(&ts, &cfg, &c, SS_LOG_WARN))
         return;
-    if (!CHECK(ts_start(&ts, &cfg) == 0)) {
-        free(capture_stop(&c, 0));
-        return;
-    }
     ts_sleep_ms(TOKEN_WAIT_MS);
     char peer[80], want[160];
     int fd = ts_connect(ts.address, 0);
-    local_name(fd, peer, sizeof(peer));
+    ts_client_name(fd, peer, sizeof(peer));
     CHECK(fd >= 0 && ts_expect_eof(fd, EOF_MS));
     if (fd >= 0)
         ts_hang_up(fd);
@@ -334,17 +314,13 @@ static void check_datagram_line(void)
     capture_t c;
     ts_config(&cfg, TS_UDP4, "sync", &ss_handler_echo);
     cfg.max_datagram = 64;
-    if (!CHECK(capture_start(&c, SS_LOG_WARN) == 0))
+    if (!start_captured(&ts, &cfg, &c, SS_LOG_WARN))
         return;
-    if (!CHECK(ts_start(&ts, &cfg) == 0)) {
-        free(capture_stop(&c, 0));
-        return;
-    }
     ts_sleep_ms(TOKEN_WAIT_MS);
     char big[200], reply[16], peer[80], want[160];
     memset(big, 'x', sizeof(big));
     int fd = ts_connect(ts.address, 1);
-    local_name(fd, peer, sizeof(peer));
+    ts_client_name(fd, peer, sizeof(peer));
     CHECK(fd >= 0 && ts_send_bytes(fd, big, sizeof(big)) == 0);
     CHECK(fd >= 0 && ts_send_bytes(fd, "ping", 4) == 0);
     CHECK(fd >= 0 && ts_recv_dgram(fd, reply, sizeof(reply)) == 4);
@@ -382,7 +358,7 @@ static int cli_timeout_logged(const char *level, int *quiet)
         return -1;
     char greeting[256], peer[80], want[200];
     int fd = ts_connect(p.address, 0);
-    local_name(fd, peer, sizeof(peer));
+    ts_client_name(fd, peer, sizeof(peer));
     CHECK(ts_read_until(fd, greeting, sizeof(greeting), "\n", EOF_MS) > 0);
     CHECK(ts_expect_eof(fd, EOF_MS)); /* its line is written by then */
     if (fd >= 0)

@@ -5,9 +5,7 @@
  * without a log line broken or lost. */
 #include "helpers.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -121,29 +119,6 @@ static void logger_end(logger_run_t *run)
 /* ---- Clients ------------------------------------------------------------ */
 
 
-/* The client's own address as the server sees it: "127.0.0.1:PORT",
- * "[::1]:PORT", or "unix:" for an unnamed Unix socket. */
-static void client_name(int fd, char *buf, size_t cap)
-{
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof(ss);
-    char host[INET6_ADDRSTRLEN] = "?";
-    snprintf(buf, cap, "?");
-    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
-        return;
-    if (ss.ss_family == AF_INET) {
-        struct sockaddr_in *in = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
-        snprintf(buf, cap, "%s:%u", host, ntohs(in->sin_port));
-    } else if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
-        snprintf(buf, cap, "[%s]:%u", host, ntohs(in6->sin6_port));
-    } else {
-        snprintf(buf, cap, "unix:");
-    }
-}
-
 /* Send, half-close, and wait for the server to close: it sends nothing,
  * and by then it has logged the disconnection. */
 static void talk_and_leave(int fd, const char *text, size_t len)
@@ -223,7 +198,7 @@ static void dialogue_case(const char *mode, const char *address,
     text_t want = {0};
     int fd = ts_connect(run.p.address, 0);
     if (CHECK(fd >= 0)) {
-        client_name(fd, name, sizeof(name));
+        ts_client_name(fd, name, sizeof(name));
         text_add(&want, "%s connected\n", name);
         for (size_t i = 0; d->logged[i]; i++)
             text_add(&want, "%s: %s\n", name, d->logged[i]);
@@ -432,7 +407,7 @@ static void many_case(const char *mode)
         s[c].fd = ts_connect(run.p.address, 0);
         if (!CHECK(s[c].fd >= 0))
             break;
-        client_name(s[c].fd, s[c].name, sizeof(s[c].name));
+        ts_client_name(s[c].fd, s[c].name, sizeof(s[c].name));
         text_add(&want[c], "%s connected\n", s[c].name);
         build_lines(&s[c], &want[c]);
         text_add(&want[c], "%s disconnected\n", s[c].name);
@@ -480,7 +455,7 @@ static void test_datagrams(void)
         text_t want = {0};
         int fd = ts_connect(run.p.address, 1);
         if (CHECK(fd >= 0)) {
-            client_name(fd, name, sizeof(name));
+            ts_client_name(fd, name, sizeof(name));
             text_add(&want, "%s: one\n%s: two\n%s: three\n", name, name, name);
             CHECK(ts_send_bytes(fd, "one\r\ntwo\n", 9) == 0);
             CHECK(logged(&run, "two\n", T));
@@ -509,7 +484,7 @@ static void test_reset(void)
         char name[128], event[200];
         int fd = ts_connect(run.p.address, 0);
         if (CHECK(fd >= 0)) {
-            client_name(fd, name, sizeof(name));
+            ts_client_name(fd, name, sizeof(name));
             snprintf(event, sizeof(event), "%s connected\n", name);
             CHECK(logged(&run, event, T));
             CHECK(ts_send_bytes(fd, "half a li", 9) == 0);
@@ -521,7 +496,7 @@ static void test_reset(void)
         }
         int fd2 = ts_connect(run.p.address, 0);
         if (CHECK(fd2 >= 0)) {
-            client_name(fd2, name, sizeof(name));
+            ts_client_name(fd2, name, sizeof(name));
             snprintf(event, sizeof(event), "%s: still here\n", name);
             talk_and_leave(fd2, "still here\n", 11);
             CHECK(logged(&run, event, T));

@@ -646,6 +646,19 @@ static void stop_all(ss_server_t *srv, int sig)
     }
 }
 
+/* On the way out the master's copies of the listeners go first: once each
+ * worker has closed its own, the kernel refuses new clients at once,
+ * instead of queueing them behind a listener nobody will accept from
+ * again until the master exits. */
+static void close_listeners(ss_server_t *srv)
+{
+    ss_master_t *m = srv->master;
+    for (int i = 1; i < SS_MAX_WORKERS; i++)
+        ss__close_fd(&m->sock_fd[i]);
+    m->sock_fd[0] = -1; /* the server's own */
+    ss__close_fd(&srv->fd);
+}
+
 int ss__master_serve(ss_server_t *srv)
 {
     ss_master_t *m = srv->master;
@@ -660,6 +673,7 @@ int ss__master_serve(ss_server_t *srv)
             break;
         }
     }
+    close_listeners(srv);
     stop_all(srv, atomic_load(&srv->stop_now) ? SIGQUIT : SIGTERM);
     return rc == -ECANCELED ? 0 : rc;
 }

@@ -121,13 +121,19 @@ static int watched_start(watched_t *w, const char *const *args,
     return 0;
 }
 
-/* SIGTERM, and the exit status (-1 past EXIT_MS). */
-static int watched_stop(watched_t *w)
+/* Wait for the server's exit (after a signal) and its status; -1 past
+ * the default grace and then some. */
+static int watched_wait(watched_t *w)
 {
     atomic_store(&w->stop, 1);
     pthread_join(w->reader, NULL);
-    kill(w->p.pid, SIGTERM);
     return ts_cli_wait(&w->p, 12000); /* the default grace is 10 s */
+}
+
+static int watched_stop(watched_t *w)
+{
+    kill(w->p.pid, SIGTERM);
+    return watched_wait(w);
 }
 
 /* ---- One conversation ----------------------------------------------------
@@ -256,9 +262,11 @@ static void fixtures_free(fixtures_t *f)
     rmdir(f->root);
 }
 
-/* The command line for handler h in mode; argv storage is the caller's. */
+/* The command line for handler h in mode, a datagram server when
+ * datagram; argv storage is the caller's.  f is needed only for options
+ * naming "REMOTE" or "ROOT". */
 static void handler_args(const char **argv, const handler_case_t *h,
-                         const char *mode, const fixtures_t *f)
+                         const char *mode, const fixtures_t *f, int datagram)
 {
     int n = 0;
     const char *fixed[] = {"--handler", h->name, "--mode", mode, "--listen",
@@ -270,6 +278,8 @@ static void handler_args(const char **argv, const handler_case_t *h,
         argv[n++] = strcmp(h->options[i], "REMOTE") == 0 ? f->remote.p.address
                     : strcmp(h->options[i], "ROOT") == 0 ? f->root
                                                          : h->options[i];
+    if (datagram)
+        argv[n++] = "--udp";
     argv[n] = NULL;
 }
 
@@ -361,41 +371,12 @@ static void send_reset(const char *address, char *buf)
     close(fd);
 }
 
-static void hostile_case(const handler_case_t *h, const char *mode,
-                         const fixtures_t *f, char *buf)
+/* Everything above, each on its own connection. */
+static void send_stream_garbage(const char *address, char *buf)
 {
-    snprintf(ts_where, sizeof(ts_where), "%s/%s", h->name, mode);
-    const char *argv[24];
-    handler_args(argv, h, mode, f);
-    watched_t w;
-    if (!CHECK(watched_start(&w, argv, h->logged) == 0))
-        return;
-    check_served(&w, h, "before");
     for (size_t i = 0; i < COUNT(hostile_inputs); i++)
-        send_hostile(w.p.address, &hostile_inputs[i], buf);
-    send_reset(w.p.address, buf);
-    check_served(&w, h, "after");
-    if (!CHECK(atomic_load(&w.errors) == 0))
-        ts_note("error lines were logged");
-    if (!CHECK(watched_stop(&w) == 0))
-        ts_note("stderr: %.500s", w.p.errtext);
-}
-
-static void test_hostile_streams(void)
-{
-    fixtures_t f;
-    char *buf = malloc(1024 * 1024);
-    if (!CHECK(buf && fixtures_make(&f) == 0)) {
-        free(buf);
-        return;
-    }
-    for (size_t h = 0; h < COUNT(handler_cases); h++)
-        for (size_t m = 0; m < COUNT(modes); m++)
-            if (!(handler_cases[h].single_process &&
-                  strcmp(modes[m], "fork") == 0))
-                hostile_case(&handler_cases[h], modes[m], &f, buf);
-    fixtures_free(&f);
-    free(buf);
+        send_hostile(address, &hostile_inputs[i], buf);
+    send_reset(address, buf);
 }
 
 /* ---- Hostile datagrams ---------------------------------------------------
@@ -468,28 +449,49 @@ static void send_garbage_datagrams(const char *address, char *buf)
     close(fd);
 }
 
-static void hostile_datagram_case(const handler_case_t *h, const char *mode,
-                                  char *buf)
+/* ---- Attack, and check a good client before and after ------------------
+ * Handler h in mode (over datagrams when datagram): a good client is
+ * served, the garbage goes in, a good client is still served; nothing is
+ * logged as an error, and SIGTERM ends the server cleanly. */
+static void attack_case(const handler_case_t *h, const char *mode,
+                        const fixtures_t *f, int datagram, char *buf)
 {
-    snprintf(ts_where, sizeof(ts_where), "udp %s/%s", h->name, mode);
+    snprintf(ts_where, sizeof(ts_where), "%s%s/%s", datagram ? "udp " : "",
+             h->name, mode);
     const char *argv[24];
-    fixtures_t none;
-    handler_args(argv, h, mode, &none);
-    int n = 0;
-    while (argv[n])
-        n++;
-    argv[n] = "--udp";
-    argv[n + 1] = NULL;
+    handler_args(argv, h, mode, f, datagram);
     watched_t w;
     if (!CHECK(watched_start(&w, argv, h->logged) == 0))
         return;
-    check_answered(&w, h, "before");
-    send_garbage_datagrams(w.p.address, buf);
-    check_answered(&w, h, "after");
+    void (*check)(watched_t *, const handler_case_t *, const char *) =
+        datagram ? check_answered : check_served;
+    check(&w, h, "before");
+    if (datagram)
+        send_garbage_datagrams(w.p.address, buf);
+    else
+        send_stream_garbage(w.p.address, buf);
+    check(&w, h, "after");
     if (!CHECK(atomic_load(&w.errors) == 0))
         ts_note("error lines were logged");
     if (!CHECK(watched_stop(&w) == 0))
         ts_note("stderr: %.500s", w.p.errtext);
+}
+
+static void test_hostile_streams(void)
+{
+    fixtures_t f;
+    char *buf = malloc(1024 * 1024);
+    if (!CHECK(buf && fixtures_make(&f) == 0)) {
+        free(buf);
+        return;
+    }
+    for (size_t h = 0; h < COUNT(handler_cases); h++)
+        for (size_t m = 0; m < COUNT(modes); m++)
+            if (!(handler_cases[h].single_process &&
+                  strcmp(modes[m], "fork") == 0))
+                attack_case(&handler_cases[h], modes[m], &f, 0, buf);
+    fixtures_free(&f);
+    free(buf);
 }
 
 static void test_hostile_datagrams(void)
@@ -499,7 +501,7 @@ static void test_hostile_datagrams(void)
         return;
     for (size_t h = 0; h < COUNT(datagram_cases); h++)
         for (size_t m = 0; m < COUNT(modes); m++)
-            hostile_datagram_case(&datagram_cases[h], modes[m], buf);
+            attack_case(&datagram_cases[h], modes[m], NULL, 1, buf);
     free(buf);
 }
 
@@ -589,6 +591,58 @@ static void sigterm_case(const char *const *args, const char *name)
     CHECK(atomic_load(&l.straddled) > 0); /* the stop met work in flight */
     if (!CHECK(status == 0))
         ts_note("exit %d; stderr: %.500s", status, w.p.errtext);
+}
+
+/* While a poem is still being recited after SIGTERM, a new client is
+ * refused at once (connect fails, or the connection ends with nothing),
+ * not queued behind a listener nobody accepts from until the server
+ * exits; the poem in flight is finished. */
+#define POEM_LAST_LINE "低头思故乡。\n"
+#define REFUSED_WITHIN_MS 500
+
+static void refused_during_grace_case(const char *const *args,
+                                      const char *name)
+{
+    snprintf(ts_where, sizeof(ts_where), "%s", name);
+    watched_t w;
+    if (!CHECK(watched_start(&w, args, NULL) == 0))
+        return;
+    char poem[512];
+    int reciting = ts_connect(w.p.address, 0);
+    CHECK(ts_read_until(reciting, poem, sizeof(poem), "\n", 2000) > 0);
+    kill(w.p.pid, SIGTERM);
+    ts_sleep_ms(200); /* the stop is under way */
+    long long t0 = ts_now_ms();
+    int late = ts_connect(w.p.address, 0);
+    int refused = late < 0 || ts_expect_eof(late, REFUSED_WITHIN_MS);
+    if (!CHECK(refused))
+        ts_note("a new client was still waiting %lld ms into the stop",
+                ts_now_ms() - t0);
+    if (late >= 0)
+        close(late);
+    ssize_t n = ts_read_all(reciting, poem, sizeof(poem), 5000);
+    if (!CHECK(n > 0 && strstr(poem, POEM_LAST_LINE) != NULL))
+        ts_note("the poem in flight was cut: \"%s\"", poem);
+    close(reciting);
+    CHECK(watched_wait(&w) == 0);
+}
+
+static void test_refused_during_grace(void)
+{
+#define POEM_ARGS "--handler", "poetry", "--delay", "400", "--listen", \
+                  "127.0.0.1:0", "--log-level", "warn"
+    const char *single[] = {POEM_ARGS, "--mode", "thread", NULL};
+    refused_during_grace_case(single, "thread");
+    const char *shared[] = {POEM_ARGS, "--workers", "2", "--mode", "thread",
+                            NULL};
+    refused_during_grace_case(shared, "2 thread workers, shared listener");
+    const char *reuseport[] = {POEM_ARGS, "--workers", "2", "--accept",
+                               "reuseport", "--mode", "event", NULL};
+    refused_during_grace_case(reuseport, "2 event workers, reuseport");
+    const char *pass[] = {POEM_ARGS, "--workers", "2", "--accept", "pass",
+                          "--mode", "thread", NULL};
+    refused_during_grace_case(pass, "2 thread workers, the master passing");
+#undef POEM_ARGS
 }
 
 static void test_sigterm_under_load(void)
@@ -702,6 +756,9 @@ void register_hostile_tests(void)
     CU_add_test(s, "SIGTERM under steady load: no accepted client loses its "
                    "reply, every mode and with workers",
                 test_sigterm_under_load);
+    CU_add_test(s, "during the grace period new clients are refused at once, "
+                   "the work in flight finishes (one process, workers)",
+                test_refused_during_grace);
     CU_add_test(s, "fork and thread creation failing: that client is shed, "
                    "the server lives and serves again",
                 test_creation_failures);

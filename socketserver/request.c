@@ -86,13 +86,11 @@ int ss__wait_fd(ss_request_t *req, int fd, short events, long long deadline_ms)
     return rc < 0 ? rc : 0;
 }
 
-/* When a blocking call must give up: its own timeout from now, or the
- * request's total deadline, whichever comes first (0: never). */
 /* When the blocking call starting now must give up: the idle timeout
  * from now, or the connection's deadline if that comes first.  Calls that
  * move bytes in several steps ask again after each step, so the timeout
  * bounds a silence, not a slow but steady transfer (which --deadline
- * bounds). */
+ * bounds).  0: never. */
 long long ss__call_deadline(const ss_request_t *req)
 {
     long long idle = req->timeout_ms > 0 ? ss__now_ms() + req->timeout_ms : 0;

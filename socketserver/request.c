@@ -384,10 +384,12 @@ int ss_sendf(ss_request_t *req, const char *fmt, ...)
     return rc;
 }
 
+/* Not a wait for the peer, so the idle timeout does not apply: only the
+ * connection's deadline (and a stop) can cut it short. */
 int ss_sleep(ss_request_t *req, unsigned ms)
 {
     long long wake = ss__now_ms() + ms;
-    long long deadline = ss__call_deadline(req);
+    long long deadline = req->deadline_at_ms;
     if (deadline && deadline < wake)
         return ss__wait_fd(req, -1, 0, deadline);
     int rc = ss__wait_fd(req, -1, 0, wake);
@@ -482,7 +484,7 @@ static void report_error(ss_request_t *req, int err)
     }
     int quiet = err == -ECONNRESET || err == -EPIPE || err == -ECANCELED;
     ss_log_peer(quiet ? SS_LOG_DEBUG : SS_LOG_WARN, "%s: %s: %s",
-                 srv->cfg.handler->name, ss_peer(req), strerror(-err));
+                srv->cfg.handler->name, ss_peer(req), strerror(-err));
 }
 
 /* setup, handle, finish -- finish always -- then report any failure. */

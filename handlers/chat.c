@@ -651,8 +651,8 @@ static int chat_handle(ss_request_t *req)
     session_leave(s);
     if (s->me->kicked) { /* its connection may have failed first */
         ss_log_peer(SS_LOG_INFO,
-                     "chat: %s (%s) was too slow and was disconnected",
-                     s->me->name, ss_peer(req));
+                    "chat: %s (%s) was too slow and was disconnected",
+                    s->me->name, ss_peer(req));
         rc = 0;
     } else if (rc == CHAT_QUIT || rc == CHAT_EOF) {
         rc = session_flush(s, rc == CHAT_QUIT);

@@ -150,8 +150,8 @@ static int forward_handle(ss_request_t *req)
     const char *remote = handler_options(req)->remote;
     int remote_fd = ss_connect(req, remote);
     if (remote_fd < 0) {
-        ss_log(SS_LOG_WARN, "forward: %s: cannot connect to %s: %s",
-               ss_peer(req), remote, strerror(-remote_fd));
+        ss_log_peer(SS_LOG_WARN, "forward: %s: cannot connect to %s: %s",
+                    ss_peer(req), remote, strerror(-remote_fd));
         return remote_fd == -ECANCELED ? remote_fd : 0;
     }
     char *buffers = malloc(2 * FORWARD_CHUNK);

@@ -703,7 +703,7 @@ static int refuse_request(ss_request_t *req, http_conn_t *c, int status)
 {
     http_reply_t rp = {0, NULL, NULL, 0, 0};
     ss_log_peer(SS_LOG_INFO, "http: %s bad request: %d", ss_peer(req),
-                 status);
+                status);
     return send_status_page(req, c, &rp, status);
 }
 

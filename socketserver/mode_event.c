@@ -273,8 +273,8 @@ static int watch(event_state_t *st, ev_task_t *t)
         if (rc < 0) {
             if (rc == -EMFILE)
                 ss_log_peer(SS_LOG_WARN, "%s: descriptor %d is beyond what "
-                             "the %s poller can watch", ss_peer(t->req),
-                             fd, st->poller->name);
+                            "the %s poller can watch", ss_peer(t->req),
+                            fd, st->poller->name);
             unwatch(st, t, i + 1);
             return rc;
         }
@@ -519,7 +519,7 @@ static void event_process(ss_server_t *srv, ss_request_t *req)
     if (!t || !t->coro) {
         free(t);
         ss_log_peer(SS_LOG_ERROR, "no memory for a coroutine; shedding %s",
-                     ss_peer(req));
+                    ss_peer(req));
         ss__request_drop(req);
         return;
     }

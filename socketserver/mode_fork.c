@@ -43,14 +43,15 @@ static int fork_open(ss_server_t *srv)
     return 0;
 }
 
+/* A client that can crash its handler can cause these, once each. */
 static void log_abnormal_exit(pid_t pid, int status)
 {
     if (WIFSIGNALED(status))
-        ss_log(SS_LOG_WARN, "child %ld killed by signal %d", (long)pid,
-               WTERMSIG(status));
+        ss_log_peer(SS_LOG_WARN, "child %ld killed by signal %d", (long)pid,
+                    WTERMSIG(status));
     else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-        ss_log(SS_LOG_WARN, "child %ld exited with status %d", (long)pid,
-               WEXITSTATUS(status));
+        ss_log_peer(SS_LOG_WARN, "child %ld exited with status %d",
+                    (long)pid, WEXITSTATUS(status));
 }
 
 /* Forget the child in slot i (it has been reaped). */
@@ -157,7 +158,7 @@ static void fork_process(ss_server_t *srv, ss_request_t *req)
     fork_state_t *st = srv->mode_state;
     if (!fork_has_room(srv)) { /* has_room said yes; only a bug gets here */
         ss_log_peer(SS_LOG_ERROR, "no room for a child; shedding %s",
-                     ss_peer(req));
+                    ss_peer(req));
         ss__request_drop(req);
         return;
     }
@@ -165,7 +166,7 @@ static void fork_process(ss_server_t *srv, ss_request_t *req)
     pid_t pid = fork();
     if (pid < 0) {
         ss_log_peer(SS_LOG_ERROR, "fork: %s; shedding %s", strerror(errno),
-                     ss_peer(req));
+                    ss_peer(req));
         ss__request_drop(req);
         return;
     }

@@ -219,7 +219,7 @@ static void pool_process(ss_server_t *srv, ss_request_t *req)
     pthread_mutex_unlock(&st->lock);
     if (full) {
         ss_log_peer(SS_LOG_ERROR, "pool queue full; shedding %s",
-                     ss_peer(req));
+                    ss_peer(req));
         ss__request_drop(req);
     }
 }

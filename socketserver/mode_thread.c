@@ -144,7 +144,7 @@ static int wait_live_at_most(thread_state_t *st, int limit,
 static void shed(ss_request_t *req, const char *why, const char *detail)
 {
     ss_log_peer(SS_LOG_ERROR, "%s%s; shedding %s", why, detail,
-                 ss_peer(req));
+                ss_peer(req));
     ss__request_drop(req);
 }
 

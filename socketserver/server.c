@@ -537,7 +537,7 @@ static ss_request_t *receive_one(ss_server_t *srv)
         ss__addr_format((struct sockaddr *)&peer, msg.msg_namelen, from,
                         sizeof(from));
         ss_log_peer(SS_LOG_WARN, "%s: datagram dropped: longer than "
-                     "max_datagram (%zu bytes)", from, srv->cfg.max_datagram);
+                    "max_datagram (%zu bytes)", from, srv->cfg.max_datagram);
         return NULL;
     }
     ss_request_t *req = ss__request_new(srv, srv->fd, (struct sockaddr *)&peer,

@@ -90,8 +90,9 @@ int ss_send_all(ss_request_t *req, const void *buf, size_t len);
 /* printf-style send of the whole formatted text: 0 or <0 error. */
 int ss_sendf(ss_request_t *req, const char *fmt, ...) SS_PRINTF(2, 3);
 
-/* Pause for ms milliseconds (paced output): 0, -ETIMEDOUT if the request
- * deadline falls first, -ECANCELED if the server is being stopped. */
+/* Pause for ms milliseconds (paced output): 0, -ETIMEDOUT if the
+ * connection's deadline falls first (the idle timeout does not apply: this
+ * is no wait for the peer), -ECANCELED if the server is being stopped. */
 int ss_sleep(ss_request_t *req, unsigned ms);
 
 /* Set the timeout of each later blocking call, in ms (0 = none). */
@@ -309,10 +310,11 @@ int ss_log_level(void);
 /* ss_log for lines a client can cause (its timeout, its bad request, its
  * connection shed): rate-limited, so no client or flood of clients can
  * flood the log -- a burst of SS_LOG_PEER_BURST lines, then
- * SS_LOG_PEER_PER_S a second, shared by a server and the processes it
- * forks.  Lines past the limit are counted, and the next line that passes
- * ends with how many were suppressed.  Lines below the level take no
- * part. */
+ * SS_LOG_PEER_PER_S a second.  One limit per process, shared with every
+ * process it forks after its first ss_server_create (fork mode's
+ * children, workers).  Lines past the limit are counted, and the next
+ * line that passes ends with how many were suppressed.  Lines below the
+ * level take no part. */
 #define SS_LOG_PEER_BURST 20
 #define SS_LOG_PEER_PER_S 10
 void ss_log_peer(int level, const char *fmt, ...) SS_PRINTF(2, 3);

@@ -143,8 +143,8 @@ void ss_log(int level, const char *fmt, ...)
  * (10) a second.  20 lets a real incident be logged in full (a dozen
  * clients timing out together after a network blip); 10 a second keeps a
  * sample of the offending addresses coming while a flood of any size
- * writes at most about 1 KB/s (100 MB a day): a disk and a log rotation
- * keep up, and the server's own lines (ss_log, not limited) stay easy to
+ * writes about 1 KB/s (10 lines of ~100 bytes; 10 KiB/s if every line
+ * were the longest, 1 KiB): a disk and a log rotation keep up, and the server's own lines (ss_log, not limited) stay easy to
  * find.  The kernel's printk_ratelimit is tighter (10 per 5 s), but its
  * lines are rarer.
  *
@@ -154,7 +154,8 @@ void ss_log(int level, const char *fmt, ...)
  * it one interval on: burst lines at once, then one per interval.  One
  * compare-and-swap, no lock.  Dropped lines are counted with the time of
  * the first drop in one word, which the next line that passes takes (an
- * exchange) and reports, so nothing is lost silently.
+ * exchange) and reports.  There is no timer: after the last line of a
+ * flood the count waits for the next client-caused line to be told.
  *
  * The state moves to shared memory when the first server is created
  * (before any fork of the library's), so a fork-mode server's children and
@@ -221,7 +222,7 @@ static void peer_dropped(peer_limit_t *lim, long long now_ms)
     } while (!atomic_compare_exchange_weak(&lim->dropped, &old, next));
 }
 
-/* Take the dropped count, if any, as " (N similar lines suppressed in the
+/* Take the dropped count, if any, as " (N client lines suppressed in the
  * last S s)" in buf; "" when none were. */
 static void peer_take_dropped(peer_limit_t *lim, long long now_ms, char *buf,
                               size_t cap)
@@ -235,7 +236,7 @@ static void peer_take_dropped(peer_limit_t *lim, long long now_ms, char *buf,
         return;
     unsigned long long since = ((unsigned long long)now_ms -
                                 (d >> DROP_COUNT_BITS)) & DROP_MS_MASK;
-    snprintf(buf, cap, " (%s%llu similar line%s suppressed in the last "
+    snprintf(buf, cap, " (%s%llu client line%s suppressed in the last "
              "%llu.%llu s)", count == DROP_COUNT_MAX ? "at least " : "",
              count, count == 1 ? "" : "s", since / 1000, since % 1000 / 100);
 }

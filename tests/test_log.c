@@ -37,24 +37,27 @@ static const ss_handler_t waitline = {.name = "waitline",
 
 /* ---- Capturing standard error, where ss_log writes ---------------------- */
 
+/* The file is removed only by capture_stop: should a sanitizer report
+ * (written to descriptor 2) end the run mid-capture, it is still there. */
 typedef struct capture {
-    int saved; /* the real standard error */
-    int file;  /* an unlinked temporary file in its place */
-    int level; /* the log level to restore */
+    int saved;      /* the real standard error */
+    int file;       /* a temporary file in its place */
+    char path[32];  /* its name */
+    int level;      /* the log level to restore */
 } capture_t;
 
 /* Point descriptor 2 at a temporary file and log at level: 0 or -1. */
 static int capture_start(capture_t *c, int level)
 {
-    char path[] = "/tmp/ss-test-log-XXXXXX";
+    snprintf(c->path, sizeof(c->path), "/tmp/ss-test-log-XXXXXX");
     fflush(stderr);
-    c->file = mkstemp(path);
+    c->file = mkstemp(c->path);
     if (c->file < 0)
         return -1;
-    unlink(path);
     c->saved = dup(STDERR_FILENO);
     if (c->saved < 0 || dup2(c->file, STDERR_FILENO) < 0) {
         close(c->file);
+        unlink(c->path);
         if (c->saved >= 0)
             close(c->saved);
         return -1;
@@ -82,6 +85,7 @@ static char *capture_stop(capture_t *c, long from)
     char *text = malloc(TEXT_CAP);
     ssize_t n = text ? pread(c->file, text, TEXT_CAP, from) : -1;
     close(c->file);
+    unlink(c->path);
     if (n < 0 || n == TEXT_CAP) {
         free(text);
         return NULL;
@@ -116,8 +120,10 @@ static int time_out_clients(const char *address, int n)
         return -1;
     for (int i = 0; i < n; i++)
         fds[i] = ts_connect(address, 0);
+    long long until = ts_now_ms() + EOF_MS; /* for them all, not each */
     for (int i = 0; i < n; i++) {
-        if (fds[i] >= 0 && ts_expect_eof(fds[i], EOF_MS))
+        long long left = until - ts_now_ms();
+        if (fds[i] >= 0 && ts_expect_eof(fds[i], left > 0 ? (int)left : 0))
             ended++;
         if (fds[i] >= 0)
             ts_hang_up(fds[i]);
@@ -129,7 +135,7 @@ static int time_out_clients(const char *address, int n)
 
 typedef struct tally {
     int lines;       /* waitline's warnings */
-    long suppressed; /* the sum of "(N similar lines suppressed ...)" */
+    long suppressed; /* the sum of "(N client lines suppressed ...)" */
 } tally_t;
 
 /* Count the timeout warnings in text and the suppressed lines they
@@ -142,9 +148,9 @@ static tally_t tally(char *text)
          line = strtok_r(NULL, "\n", &save)) {
         if (strstr(line, "warn: waitline: "))
             t.lines++;
-        char *similar = strstr(line, " similar line");
-        char *open = similar ? strrchr(line, '(') : NULL;
-        if (!open || open > similar)
+        char *counted = strstr(line, " client line");
+        char *open = counted ? strrchr(line, '(') : NULL;
+        if (!open || open > counted)
             continue;
         open++;
         if (strncmp(open, "at least ", 9) == 0)

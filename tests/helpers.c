@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -477,8 +478,15 @@ int ts_fork_start(cli_proc_t *p, void (*child)(void *arg), void *arg,
         return -1;
     }
     fflush(NULL); /* else the child could repeat what stdio holds */
+    pid_t parent = getpid();
     p->pid = fork();
     if (p->pid == 0) {
+        /* Should the tests die (the watchdog's SIGALRM), so does the
+         * server: nothing is left running (Linux; kept across exec, not
+         * across --user's change of user). */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
         dup2(out[1], 1);
         dup2(err[1], 2);
         close(out[0]);

@@ -313,9 +313,8 @@ static void test_descriptors_exhausted(void)
 #define TRICKLE_MS 100
 #define DEADLINE_MS 1500
 #define DEADLINE_ARG "1.5"
-/* The timeout bounds each blocking call, and ss_read_line is one call for
- * the whole line: a timeout under the deadline would end the trickle
- * first.  Longer than both, it shows the deadline is what ends them. */
+/* Longer than the deadline, so that what ends the slow clients is the
+ * deadline (each trickled byte restarts the idle timeout anyway). */
 #define TIMEOUT_ARG "5"
 /* Event mode: a normal round trip meanwhile takes a few ms; a server that
  * made it wait behind the slow ones would take a deadline. */

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +26,9 @@ static ss_server_t *fuzz_server(void)
         cfg.timeout_ms = 1000; /* a bug that waits for ever shows up */
         if (ss_server_create(&srv, &cfg, NULL, 0) < 0)
             abort();
+        /* Nobody connects to it, and the fuzzer exits without closing
+         * it: the socket file would be left behind. */
+        unlink(path + strlen("unix:"));
     }
     return srv;
 }

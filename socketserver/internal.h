@@ -154,6 +154,11 @@ int ss__make_pipe(int *r, int *w);
 /* util.c: share ss_log_peer's limit with the processes this one forks
  * from now on (called by ss_server_create, before any fork of ours). */
 void ss__log_share_peer_limit(void);
+/* util.c: when the serve loop should report lines ss_log_peer dropped
+ * that no later line has reported (ms from now_ms, 0: now, -1: nothing
+ * to report), and the report itself once due. */
+long long ss__log_peer_due_ms(long long now_ms);
+void ss__log_peer_flush(void);
 
 /* addr.c */
 typedef struct ss_addr_parts {

@@ -578,8 +578,8 @@ static int min_timeout(int a, long long b)
 }
 
 /* How long a pass may wait: the caller's limit, cut short for a paused
- * accept, the mode's housekeeping, the service hook and a worker's
- * heartbeat. */
+ * accept, the mode's housekeeping, the service hook, a report of dropped
+ * log lines and a worker's heartbeat. */
 static int pass_timeout(ss_server_t *srv, int timeout_ms, int accepting,
                         long long now)
 {
@@ -590,6 +590,7 @@ static int pass_timeout(ss_server_t *srv, int timeout_ms, int accepting,
         timeout = min_timeout(timeout, srv->mode->service_due_ms(srv));
     if (srv->cfg.service_actions)
         timeout = min_timeout(timeout, srv->cfg.service_interval_ms);
+    timeout = min_timeout(timeout, ss__log_peer_due_ms(now));
     if (srv->slot)
         ss__worker_loop_pass(srv, &timeout);
     return timeout;
@@ -639,6 +640,7 @@ static int serve_once(ss_server_t *srv, int timeout_ms)
     }
     if (srv->mode->service)
         srv->mode->service(srv);
+    ss__log_peer_flush();
     if (req)
         srv->mode->process(srv, req);
     if (poll_err)

@@ -313,7 +313,8 @@ int ss_log_level(void);
  * SS_LOG_PEER_PER_S a second.  One limit per process, shared with every
  * process it forks after its first ss_server_create (fork mode's
  * children, workers).  Lines past the limit are counted, and the next
- * line that passes ends with how many were suppressed.  Lines below the
+ * line that passes ends with how many were suppressed (or, if none comes,
+ * the serve loop says so a second after the first drop).  Lines below the
  * level take no part. */
 #define SS_LOG_PEER_BURST 20
 #define SS_LOG_PEER_PER_S 10

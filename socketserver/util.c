@@ -154,8 +154,8 @@ void ss_log(int level, const char *fmt, ...)
  * it one interval on: burst lines at once, then one per interval.  One
  * compare-and-swap, no lock.  Dropped lines are counted with the time of
  * the first drop in one word, which the next line that passes takes (an
- * exchange) and reports.  There is no timer: after the last line of a
- * flood the count waits for the next client-caused line to be told.
+ * exchange) and reports; when no such line comes, the serve loop reports
+ * the count a second after the first drop (below).
  *
  * The state moves to shared memory when the first server is created
  * (before any fork of the library's), so a fork-mode server's children and
@@ -222,6 +222,14 @@ static void peer_dropped(peer_limit_t *lim, long long now_ms)
     } while (!atomic_compare_exchange_weak(&lim->dropped, &old, next));
 }
 
+/* How long ago the first drop of a dropped word was. */
+static unsigned long long ms_since_first_drop(unsigned long long dropped,
+                                              long long now_ms)
+{
+    return ((unsigned long long)now_ms - (dropped >> DROP_COUNT_BITS)) &
+           DROP_MS_MASK;
+}
+
 /* Take the dropped count, if any, as " (N client lines suppressed in the
  * last S s)" in buf; "" when none were. */
 static void peer_take_dropped(peer_limit_t *lim, long long now_ms, char *buf,
@@ -234,8 +242,7 @@ static void peer_take_dropped(peer_limit_t *lim, long long now_ms, char *buf,
     unsigned long long count = d & DROP_COUNT_MAX;
     if (count == 0)
         return;
-    unsigned long long since = ((unsigned long long)now_ms -
-                                (d >> DROP_COUNT_BITS)) & DROP_MS_MASK;
+    unsigned long long since = ms_since_first_drop(d, now_ms);
     snprintf(buf, cap, " (%s%llu client line%s suppressed in the last "
              "%llu.%llu s)", count == DROP_COUNT_MAX ? "at least " : "",
              count, count == 1 ? "" : "s", since / 1000, since % 1000 / 100);
@@ -257,4 +264,57 @@ void ss_log_peer(int level, const char *fmt, ...)
     va_start(ap, fmt);
     log_line(level, suffix, fmt, ap);
     va_end(ap);
+}
+
+/* ---- Telling a count no later line would carry ---------------------------
+ * After the last line of a flood nothing would report what was dropped.
+ * The serve loop asks when a report is due (FLUSH_AFTER_MS after the first
+ * drop: a flood still going on carries its own counts) and makes it then,
+ * as a line of its own, taking a token like any other. */
+#define FLUSH_AFTER_MS 1000
+
+/* How long until peer_token would give a token (0: now). */
+static long long peer_token_wait_ms(peer_limit_t *lim, long long now_ms)
+{
+    long long tat = atomic_load(&lim->full_at_ms);
+    long long ahead = (tat > now_ms ? tat : now_ms) - now_ms;
+    long long wait = ahead - (SS_LOG_PEER_BURST - 1) * PEER_INTERVAL_MS;
+    return wait > 0 ? wait : 0;
+}
+
+/* Due once the first drop is FLUSH_AFTER_MS old and a token is there to
+ * take: never 0 while the bucket is empty, or the loop would spin. */
+long long ss__log_peer_due_ms(long long now_ms)
+{
+    peer_limit_t *lim = atomic_load(&peer_limit);
+    unsigned long long d = atomic_load(&lim->dropped);
+    if ((d & DROP_COUNT_MAX) == 0)
+        return -1;
+    unsigned long long since = ms_since_first_drop(d, now_ms);
+    if (since < FLUSH_AFTER_MS)
+        return (long long)(FLUSH_AFTER_MS - since);
+    return peer_token_wait_ms(lim, now_ms);
+}
+
+static void log_plain(int level, const char *suffix, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, suffix, fmt, ap);
+    va_end(ap);
+}
+
+void ss__log_peer_flush(void)
+{
+    peer_limit_t *lim = atomic_load(&peer_limit);
+    if ((atomic_load(&lim->dropped) & DROP_COUNT_MAX) == 0)
+        return; /* the usual case, without reading the clock */
+    long long now_ms = ss__now_ms();
+    if (ss__log_peer_due_ms(now_ms) != 0 || !peer_token(lim, now_ms))
+        return; /* not yet, or another thread took the token first */
+    char suffix[96];
+    peer_take_dropped(lim, now_ms, suffix, sizeof(suffix));
+    /* Not filtered by level: the lines it counts were shown-level ones. */
+    if (suffix[0])
+        log_plain(SS_LOG_WARN, suffix, "log limit");
 }

@@ -247,6 +247,40 @@ static void test_flood_is_limited(void)
         flood_case(modes[m]);
 }
 
+/* After a flood's last line no later line may come to carry its count:
+ * the serve loop tells it, a second after the first drop, in a line of
+ * its own. */
+#define FLUSH_WAIT_MS 2500 /* the report is due 1 s after the first drop */
+
+static void test_count_told_without_a_later_line(void)
+{
+    snprintf(ts_where, sizeof(ts_where), "thread");
+    ss_config_t cfg;
+    test_server_t ts;
+    capture_t c;
+    ts_config(&cfg, TS_TCP4, "thread", &waitline);
+    cfg.timeout_ms = TIMEOUT_MS;
+    if (!start_captured(&ts, &cfg, &c, SS_LOG_WARN))
+        return;
+    ts_sleep_ms(TOKEN_WAIT_MS); /* as in flood_case: leftovers go first */
+    int ended = time_out_clients(ts.address, 1);
+    long mark = capture_size(&c);
+    ended += time_out_clients(ts.address, FLOOD);
+    ts_sleep_ms(FLUSH_WAIT_MS); /* and no other client */
+    ts_stop(&ts);
+    char *text = capture_stop(&c, mark);
+    if (!CHECK(text != NULL))
+        return;
+    int told = strstr(text, "] warn: log limit (") != NULL;
+    tally_t t = tally(text);
+    free(text);
+    CHECK(ended == FLOOD + 1);
+    CHECK(told);
+    CHECK(t.lines + t.suppressed == FLOOD);
+    ts_note("%d timeouts: %d lines written, %ld told as suppressed with no "
+            "later line", FLOOD, t.lines, t.suppressed);
+}
+
 /* With the bucket full, twice the burst of warnings below the level
  * (hidden) leave it full: a burst of visible ones then all pass at once,
  * and no more than the burst plus the refill. */
@@ -408,6 +442,8 @@ void register_log_tests(void)
     CU_pSuite s = ts_suite("log");
     CU_add_test(s, "a flood of timeouts: burst + rate lines, the rest counted",
                 test_flood_is_limited);
+    CU_add_test(s, "a flood's count is told with no later line to carry it",
+                test_count_told_without_a_later_line);
     CU_add_test(s, "lines below the level take nothing from the limit",
                 test_hidden_lines_take_no_tokens);
     CU_add_test(s, "a line: time, pid, level, peer",

@@ -109,7 +109,8 @@ static int poem_read(int fd, const char *path, size_t size, poem_t **out,
     return 0;
 }
 
-/* .open: load --poem once for the server's whole life. */
+/* .open: load --poem when the server opens, and again on each reload
+ * (HUP with --workers: the new workers recite the file as it is now). */
 static int poetry_open(ss_server_t *srv, char *err, size_t errlen)
 {
     const char *path = handler_server_options(srv)->poem;

@@ -211,6 +211,9 @@ int ss__drop_privileges(ss_server_t *srv, char *err, size_t errlen);
 int ss__workers_prepare(ss_server_t *srv, char *err, size_t errlen);
 int ss__master_serve(ss_server_t *srv);
 void ss__workers_free(ss_server_t *srv);
+/* server.c: the handler's open once more, for a master's reload: 0, or
+ * -errno with the old state kept. */
+int ss__reopen_handler(ss_server_t *srv);
 void ss__worker_loop_pass(ss_server_t *srv, int *timeout_ms);
 void ss__worker_took(ss_server_t *srv);
 void ss__worker_finished(ss_server_t *srv);

@@ -285,6 +285,36 @@ static int open_handler(ss_server_t *srv, char *err, size_t errlen)
     return rc;
 }
 
+/* A reload in a master: open the handler again before the new workers
+ * start, so that they get what it loads now (a poem file read again).
+ * Only once that succeeded is the old state closed: close sees it through
+ * ss_server_handler_data as before, and the new state takes its place.  A
+ * failed open keeps the old state, and says why. */
+int ss__reopen_handler(ss_server_t *srv)
+{
+    const ss_handler_t *h = srv->cfg.handler;
+    if (!h->open)
+        return 0;
+    void *old = srv->handler_data;
+    char err[256] = "";
+    int rc = h->open(srv, err, sizeof(err));
+    if (rc != 0) {
+        srv->handler_data = old;
+        rc = rc < 0 ? rc : -EINVAL;
+        ss_log(SS_LOG_ERROR, "reload: %s: %s; the handler stays as it was",
+               h->name, err[0] ? err : strerror(-rc));
+        return rc;
+    }
+    void *fresh = srv->handler_data;
+    if (fresh != old && srv->handler_opened && h->close) {
+        srv->handler_data = old;
+        h->close(srv);
+    }
+    srv->handler_data = fresh;
+    srv->handler_opened = 1;
+    return 0;
+}
+
 /* value is NULL (the default) or one of the NULL-terminated names. */
 static int one_of(const char *value, const char *const *names)
 {

@@ -45,7 +45,9 @@ typedef struct ss_request ss_request_t;
  * open and close bracket the server's life: open runs in ss_server_create
  * after the bind (check the options, load a file, refuse a mode; keep state
  * with ss_server_set_handler_data); a failure makes create fail with the
- * message open wrote into err.  close runs when the server is freed. */
+ * message open wrote into err.  close runs when the server is freed.  A
+ * master's reload (HUP with workers) runs open again; only if it succeeds
+ * and set new handler data does close run, seeing the old data. */
 typedef struct ss_handler {
     const char *name;    /* short name, used by --handler */
     const char *summary; /* one line, shown by --list */
@@ -252,7 +254,9 @@ void ss_server_shutdown(ss_server_t *srv);
 /* With workers, the master's controls (each async-signal-safe, as
  * ss_server_shutdown; in a worker they do nothing but stop_now):
  *   stop_now     fast stop: workers are told to quit at once (SIGQUIT)
- *   reload       new workers start, the old ones finish and leave
+ *   reload       the handler's open runs again (on success the old
+ *                state's close follows; on failure the old state stays),
+ *                new workers start, the old ones finish and leave
  *   add_workers  one more (+1) or one fewer (-1) worker; never below 1
  *   report       log each worker's pid, connections served, connections
  *                open and uptime

@@ -553,6 +553,7 @@ static void handle_requests(ss_server_t *srv)
             if (m->workers[i].pid)
                 kill(m->workers[i].pid, SIGUSR1);
     if (atomic_exchange(&m->reload, 0)) { /* new workers; old ones drain */
+        ss__reopen_handler(srv); /* what the new ones will serve */
         ss_log(SS_LOG_INFO, "reloading: starting %d new workers", m->target);
         for (int i = 0; i < SS_MAX_WORKERS; i++)
             if (m->workers[i].pid && !m->workers[i].told_ms)

@@ -209,6 +209,61 @@ static void test_hup_reload(void)
     CU_ASSERT_EQUAL(stop(&p, SIGTERM), 0);
 }
 
+/* The whole reply of a new connection, NUL-terminated in buf. */
+static ssize_t recite(const char *address, char *buf, size_t cap)
+{
+    int fd = ts_connect(address, 0);
+    ssize_t n = fd < 0 ? -1 : ts_read_all(fd, buf, cap, 3000);
+    if (fd >= 0)
+        close(fd);
+    return n;
+}
+
+static int write_poem(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    int ok = f && fputs(text, f) >= 0;
+    if (f)
+        ok &= fclose(f) == 0;
+    return ok ? 0 : -1;
+}
+
+/* HUP opens the handler again before the new workers start: they recite
+ * the poem file as it is now.  A reload whose open fails (the file is
+ * gone) keeps the handler as it was, says why, and serving goes on. */
+static void test_hup_reopens_handler(void)
+{
+    char path[64], buf[256];
+    snprintf(path, sizeof(path), "/tmp/ss-poem-%ld.txt", (long)getpid());
+    CU_ASSERT_FATAL(write_poem(path, "the first poem\n") == 0);
+    const char *args[] = {"--workers", "2", "--handler", "poetry", "--poem",
+                          path, "--delay", "0", NULL};
+    cli_proc_t p;
+    if (start(&p, args) != 0) {
+        unlink(path);
+        CU_FAIL_FATAL("the server did not start");
+    }
+    CU_ASSERT(recite(p.address, buf, sizeof(buf)) > 0 &&
+              strcmp(buf, "the first poem\n") == 0);
+    CU_ASSERT(write_poem(path, "the second poem\n") == 0);
+    kill(p.pid, SIGHUP);
+    long long t0 = ts_now_ms();
+    int second = 0;
+    while (!second && ts_now_ms() - t0 < 3000) /* once the old ones left */
+        second = recite(p.address, buf, sizeof(buf)) > 0 &&
+                 strcmp(buf, "the second poem\n") == 0;
+    CU_ASSERT(second);
+    unlink(path);
+    kill(p.pid, SIGHUP); /* the open fails: the second poem stays */
+    ts_sleep_ms(500);
+    for (int i = 0; i < 5; i++)
+        CU_ASSERT(recite(p.address, buf, sizeof(buf)) > 0 &&
+                  strcmp(buf, "the second poem\n") == 0);
+    CU_ASSERT_EQUAL(stop(&p, SIGTERM), 0);
+    CU_ASSERT(strstr(p.errtext, "reload: poetry: ") != NULL &&
+              strstr(p.errtext, "the handler stays as it was") != NULL);
+}
+
 /* max-requests: workers are recycled (new pids), no connection is lost,
  * also when the master hands the connections over (accept pass). */
 static void check_recycling(const char *strategy)
@@ -552,6 +607,9 @@ void register_workers_tests(void)
                 test_killed_worker_replaced);
     CU_add_test(s, "TTIN and TTOU change the worker count",
                 test_ttin_ttou);
+    CU_add_test(s, "HUP opens the handler again (a poem re-read); a failed "
+                   "open keeps the old one",
+                test_hup_reopens_handler);
     CU_add_test(s, "HUP replaces every worker, serving throughout",
                 test_hup_reload);
     CU_add_test(s, "max-requests recycles workers, losing nothing",

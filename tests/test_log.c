@@ -108,6 +108,17 @@ static int start_captured(test_server_t *ts, const ss_config_t *cfg,
     return 1;
 }
 
+/* A waitline server of that kind and mode, whose clients time out after
+ * TIMEOUT_MS, logging at level into a capture: as start_captured. */
+static int start_timing_out(test_server_t *ts, capture_t *c, ts_kind_t kind,
+                            const char *mode, int level)
+{
+    ss_config_t cfg;
+    ts_config(&cfg, kind, mode, &waitline);
+    cfg.timeout_ms = TIMEOUT_MS;
+    return start_captured(ts, &cfg, c, level);
+}
+
 /* ---- Clients ------------------------------------------------------------ */
 
 /* n clients connect at once and send nothing; returns how many saw the
@@ -203,12 +214,9 @@ static void check_line(const char *text, const char *level, const char *want)
 static void flood_case(const char *mode)
 {
     snprintf(ts_where, sizeof(ts_where), "%s", mode);
-    ss_config_t cfg;
     test_server_t ts;
     capture_t c;
-    ts_config(&cfg, TS_TCP4, mode, &waitline);
-    cfg.timeout_ms = TIMEOUT_MS;
-    if (!start_captured(&ts, &cfg, &c, SS_LOG_WARN))
+    if (!start_timing_out(&ts, &c, TS_TCP4, mode, SS_LOG_WARN))
         return;
     /* A first line, with a token back, takes any count left by earlier
      * tests: what follows the mark is this test's alone. */
@@ -255,12 +263,9 @@ static void test_flood_is_limited(void)
 static void test_count_told_without_a_later_line(void)
 {
     snprintf(ts_where, sizeof(ts_where), "thread");
-    ss_config_t cfg;
     test_server_t ts;
     capture_t c;
-    ts_config(&cfg, TS_TCP4, "thread", &waitline);
-    cfg.timeout_ms = TIMEOUT_MS;
-    if (!start_captured(&ts, &cfg, &c, SS_LOG_WARN))
+    if (!start_timing_out(&ts, &c, TS_TCP4, "thread", SS_LOG_WARN))
         return;
     ts_sleep_ms(TOKEN_WAIT_MS); /* as in flood_case: leftovers go first */
     int ended = time_out_clients(ts.address, 1);
@@ -287,12 +292,9 @@ static void test_count_told_without_a_later_line(void)
 static void test_hidden_lines_take_no_tokens(void)
 {
     snprintf(ts_where, sizeof(ts_where), "thread, level error then warn");
-    ss_config_t cfg;
     test_server_t ts;
     capture_t c;
-    ts_config(&cfg, TS_TCP4, "thread", &waitline);
-    cfg.timeout_ms = TIMEOUT_MS;
-    if (!start_captured(&ts, &cfg, &c, SS_LOG_ERROR))
+    if (!start_timing_out(&ts, &c, TS_TCP4, "thread", SS_LOG_ERROR))
         return;
     ts_sleep_ms(SS_LOG_PEER_BURST * INTERVAL_MS + 100); /* it fills */
     int hidden = time_out_clients(ts.address, 2 * SS_LOG_PEER_BURST);
@@ -322,12 +324,9 @@ static void test_hidden_lines_take_no_tokens(void)
 static void check_timeout_line(ts_kind_t kind)
 {
     snprintf(ts_where, sizeof(ts_where), "%s timeout", ts_kind_name(kind));
-    ss_config_t cfg;
     test_server_t ts;
     capture_t c;
-    ts_config(&cfg, kind, "thread", &waitline);
-    cfg.timeout_ms = TIMEOUT_MS;
-    if (!start_captured(&ts, &cfg, &c, SS_LOG_WARN))
+    if (!start_timing_out(&ts, &c, kind, "thread", SS_LOG_WARN))
         return;
     ts_sleep_ms(TOKEN_WAIT_MS);
     char peer[80], want[160];

@@ -11,6 +11,8 @@
  * close: a connection is ok when its reply is exactly the message.  It
  * prints what went wrong and a summary line; exit status 0 when all are
  * ok, 1 when not, 2 for a bad command line.  Only libc and POSIX. */
+#include "client_address.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -51,26 +53,6 @@ static void report(int i, const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-}
-
-/* Split "HOST:PORT" or "[IPV6]:PORT" into host (copied, brackets off)
- * and port (a pointer into address); NULL when it is neither. */
-static const char *split_address(const char *address, char *host, size_t cap)
-{
-    const char *colon = strrchr(address, ':');
-    if (!colon || colon == address || !colon[1])
-        return NULL;
-    const char *start = address;
-    size_t len = (size_t)(colon - address);
-    if (address[0] == '[' && colon[-1] == ']') { /* "[::1]:8002" */
-        start++;
-        len -= 2;
-    }
-    if (len >= cap)
-        return NULL;
-    memcpy(host, start, len);
-    host[len] = '\0';
-    return colon + 1;
 }
 
 /* One TCP connection to the first address that takes it, or -1 (errno

@@ -25,6 +25,8 @@
  * A client uses only libc and POSIX sockets, nothing of libsocketserver. */
 #define _POSIX_C_SOURCE 200809L
 
+#include "client_address.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -41,42 +43,6 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Connect to "HOST:PORT" or "[IPV6]:PORT": a blocking socket, or -1 with
- * the reason in *why. */
-static int dial(const char *address, const char **why)
-{
-    char host[256];
-    const char *colon = strrchr(address, ':');
-    size_t len = colon ? (size_t)(colon - address) : 0;
-    if (len >= 2 && address[0] == '[' && address[len - 1] == ']') {
-        address++; /* strip the brackets of an IPv6 address */
-        len -= 2;
-    }
-    if (!colon || len == 0 || len >= sizeof(host)) {
-        *why = "not HOST:PORT";
-        return -1;
-    }
-    memcpy(host, address, len);
-    host[len] = '\0';
-
-    struct addrinfo hints, *res;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = getaddrinfo(host, colon + 1, &hints, &res);
-    if (rc != 0) {
-        *why = gai_strerror(rc);
-        return -1;
-    }
-    int fd = socket(res->ai_family, res->ai_socktype, res->ai_protocol);
-    if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) < 0) {
-        close(fd);
-        fd = -1;
-    }
-    *why = fd < 0 ? strerror(errno) : NULL;
-    freeaddrinfo(res);
-    return fd;
 }
 
 /* Read one poem to the end, printing it as it comes unless quiet.  Returns

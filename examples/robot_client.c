@@ -9,6 +9,8 @@
  * times, waiting TRY_MS for the answer each time.  Exit status: 0 when
  * every question got an answer, 1 when one did not (a message says why),
  * 2 for a bad command line.  Only libc and POSIX, no socketserver. */
+#include "client_address.h"
+
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
@@ -28,26 +30,6 @@ static long long now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Split "HOST:PORT" or "[IPV6]:PORT" into host (copied, brackets off)
- * and port (a pointer into address); NULL when it is neither. */
-static const char *split_address(const char *address, char *host, size_t cap)
-{
-    const char *colon = strrchr(address, ':');
-    if (!colon || colon == address || !colon[1])
-        return NULL;
-    const char *start = address;
-    size_t len = (size_t)(colon - address);
-    if (address[0] == '[' && colon[-1] == ']') { /* "[::1]:8002" */
-        start++;
-        len -= 2;
-    }
-    if (len >= cap)
-        return NULL;
-    memcpy(host, start, len);
-    host[len] = '\0';
-    return colon + 1;
 }
 
 /* A UDP socket connected to host:port, or -1 with the reason printed.

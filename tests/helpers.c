@@ -422,6 +422,56 @@ int ts_wait_no_children(int timeout_ms)
     return n;
 }
 
+/* ---- Both directions at once ------------------------------------------- */
+
+typedef struct writer {
+    int fd;
+    const unsigned char *buf;
+    size_t len;
+    int rc;
+} writer_t;
+
+/* Send everything, 64 KiB at a time, then half-close: an echo's cue to
+ * finish. */
+static void *write_then_eof(void *arg)
+{
+    writer_t *w = arg;
+    for (size_t off = 0; off < w->len && w->rc == 0;) {
+        size_t n = w->len - off < 65536 ? w->len - off : 65536;
+        ssize_t k = send(w->fd, w->buf + off, n, MSG_NOSIGNAL);
+        if (k > 0)
+            off += (size_t)k;
+        else if (!(k < 0 && errno == EINTR))
+            w->rc = -1; /* includes SO_SNDTIMEO running out */
+    }
+    shutdown(w->fd, SHUT_WR);
+    return NULL;
+}
+
+void ts_echo_check(int fd, const unsigned char *out, size_t len,
+                   int timeout_ms)
+{
+    unsigned char *in = malloc(len + 2);
+    writer_t w = {fd, out, len, 0};
+    pthread_t tid;
+    if (!CHECK(in != NULL) ||
+        !CHECK(pthread_create(&tid, NULL, write_then_eof, &w) == 0)) {
+        free(in);
+        return;
+    }
+    ssize_t n = ts_read_all(fd, (char *)in, len + 2, timeout_ms);
+    pthread_join(tid, NULL);
+    CHECK(w.rc == 0);
+    if (!CHECK(n == (ssize_t)len && memcmp(in, out, len) == 0)) {
+        size_t i = 0;
+        while (n > 0 && i < (size_t)n && i < len && in[i] == out[i])
+            i++;
+        ts_note("got %zd of %zu bytes back, first difference at %zu", n, len,
+                i);
+    }
+    free(in);
+}
+
 /* ---- The CLI ----------------------------------------------------------- */
 
 const char *ts_cli_path(void)

@@ -100,6 +100,13 @@ int ts_expect_eof(int fd, int timeout_ms);
  * "[::1]:P", or "unix:" for an unnamed Unix socket; "?" on failure. */
 void ts_client_name(int fd, char *buf, size_t cap);
 
+/* Send len bytes of out on a writer thread, then half-close, while this
+ * thread reads everything back to end of file: an echo or a relay busy
+ * both ways at once.  CHECKs that all was sent and came back byte for
+ * byte, and notes where it first differed. */
+void ts_echo_check(int fd, const unsigned char *out, size_t len,
+                   int timeout_ms);
+
 /* ---- Process state ------------------------------------------------------ */
 int ts_count_fds(void);
 /* Children of this process, and how many of them are zombies. */

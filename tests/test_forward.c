@@ -88,62 +88,6 @@ static int read_is(int fd, const char *want, size_t len)
     return 0;
 }
 
-/* All 256 byte values in every 256-byte block, each block rotated
- * differently, so a lost, repeated or reordered block shows. */
-/* Where two buffers first differ, for the failure note. */
-static size_t first_difference(const unsigned char *a, const unsigned char *b,
-                               size_t n)
-{
-    size_t i = 0;
-    while (i < n && a[i] == b[i])
-        i++;
-    return i;
-}
-
-typedef struct writer {
-    int fd;
-    const unsigned char *buf;
-    size_t len;
-    int rc;
-} writer_t;
-
-/* Send everything, then half-close: the echo's cue to finish. */
-static void *write_then_eof(void *arg)
-{
-    writer_t *w = arg;
-    for (size_t off = 0; off < w->len && w->rc == 0;) {
-        size_t n = w->len - off < 65536 ? w->len - off : 65536;
-        ssize_t k = send(w->fd, w->buf + off, n, MSG_NOSIGNAL);
-        if (k > 0)
-            off += (size_t)k;
-        else if (!(k < 0 && errno == EINTR))
-            w->rc = -1; /* includes SO_SNDTIMEO running out */
-    }
-    shutdown(w->fd, SHUT_WR);
-    return NULL;
-}
-
-/* Write len bytes on a thread while this one reads them back to EOF:
- * both directions of the relay busy at once. */
-static void echo_through(int fd, const unsigned char *out, size_t len)
-{
-    unsigned char *in = malloc(len + 2);
-    writer_t w = {fd, out, len, 0};
-    pthread_t tid;
-    if (!CHECK(in != NULL) ||
-        !CHECK(pthread_create(&tid, NULL, write_then_eof, &w) == 0)) {
-        free(in);
-        return;
-    }
-    ssize_t n = ts_read_all(fd, (char *)in, len + 2, BIG_TIMEOUT_MS);
-    pthread_join(tid, NULL);
-    CHECK(w.rc == 0);
-    if (!CHECK(n == (ssize_t)len && memcmp(in, out, len) == 0))
-        ts_note("got %zd of %zu bytes back, first difference at %zu", n, len,
-             n > 0 ? first_difference(in, out, (size_t)n) : 0);
-    free(in);
-}
-
 /* ---- .open --------------------------------------------------------------- */
 
 /* Creating a forward server with this remote fails with -EINVAL and an
@@ -203,7 +147,7 @@ static void test_forward_big(void)
         long long t0 = ts_now_ms();
         int fd = ts_connect(r.forward.address, 0);
         if (CHECK(fd >= 0)) {
-            echo_through(fd, out, BIG);
+            ts_echo_check(fd, out, BIG, BIG_TIMEOUT_MS);
             ts_hang_up(fd);
         }
         ts_note("%lld ms", ts_now_ms() - t0);

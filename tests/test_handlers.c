@@ -323,68 +323,23 @@ static void test_thankyou_dgram(void)
 
 /* ---- echo --------------------------------------------------------------- */
 
-typedef struct writer {
-    int fd;
-    const unsigned char *buf;
-    size_t len, chunk;
-    int rc;
-} writer_t;
-
-/* Send everything in chunks, then half-close: the echo's EOF. */
-static void *write_then_eof(void *arg)
-{
-    writer_t *w = arg;
-    for (size_t off = 0; off < w->len && w->rc == 0;) {
-        size_t n = w->len - off < w->chunk ? w->len - off : w->chunk;
-        ssize_t k = send(w->fd, w->buf + off, n, MSG_NOSIGNAL);
-        if (k > 0)
-            off += (size_t)k;
-        else if (!(k < 0 && errno == EINTR))
-            w->rc = -1; /* includes SO_SNDTIMEO running out */
-    }
-    shutdown(w->fd, SHUT_WR);
-    return NULL;
-}
-
-/* 1 MiB out on a writer thread while this thread reads it back. */
-static void echo_big(int fd, const unsigned char *out, unsigned char *in)
-{
-    writer_t w = {fd, out, BIG, 65536, 0};
-    pthread_t tid;
-    if (!CHECK(pthread_create(&tid, NULL, write_then_eof, &w) == 0))
-        return;
-    ssize_t n = ts_read_all(fd, (char *)in, BIG + 2, BIG_TIMEOUT_MS);
-    pthread_join(tid, NULL);
-    CHECK(w.rc == 0);
-    if (!CHECK(n == BIG && memcmp(in, out, BIG) == 0)) {
-        size_t i = 0;
-        while (n > 0 && i < (size_t)n && i < BIG && in[i] == out[i])
-            i++;
-        ts_note("echoed %zd of %d bytes, first difference at %zu", n, BIG, i);
-    }
-}
-
 static void echo_stream_case(ts_kind_t kind, const char *mode,
                              const void *arg)
 {
     const unsigned char *out = arg;
     test_server_t ts;
-    unsigned char *in = malloc(BIG + 2);
-    if (!CHECK(in != NULL) || !ts_start_case(&ts, kind, mode, &ss_handler_echo)) {
-        free(in);
+    if (!ts_start_case(&ts, kind, mode, &ss_handler_echo))
         return;
-    }
     int fd = ts_connect(ts.address, 0);
     if (CHECK(fd >= 0)) {
         static const step_t small[] = {
             {"hello\r\n", "hello\r\n"}, {"a", "a"}, {"\n", "\n"},
             {NULL, NULL}};
         converse(fd, small);
-        echo_big(fd, out, in);
+        ts_echo_check(fd, out, BIG, BIG_TIMEOUT_MS);
         ts_hang_up(fd);
     }
     ts_stop(&ts);
-    free(in);
 }
 
 static void test_echo_stream(void)

@@ -257,33 +257,39 @@ static void test_flood_is_limited(void)
 
 /* After a flood's last line no later line may come to carry its count:
  * the serve loop tells it, a second after the first drop, in a line of
- * its own. */
+ * its own.  The flood here is FLOOD calls in a row from this thread, so
+ * that its end is sure to be dropped (tokens come back every 100 ms);
+ * the server starts after it, with nothing to do but that report. */
 #define FLUSH_WAIT_MS 2500 /* the report is due 1 s after the first drop */
 
 static void test_count_told_without_a_later_line(void)
 {
     snprintf(ts_where, sizeof(ts_where), "thread");
-    test_server_t ts;
     capture_t c;
-    if (!start_timing_out(&ts, &c, TS_TCP4, "thread", SS_LOG_WARN))
+    if (!CHECK(capture_start(&c, SS_LOG_WARN) == 0))
         return;
     ts_sleep_ms(TOKEN_WAIT_MS); /* as in flood_case: leftovers go first */
-    int ended = time_out_clients(ts.address, 1);
+    ss_log_peer(SS_LOG_WARN, "waitline: before the flood");
     long mark = capture_size(&c);
-    ended += time_out_clients(ts.address, FLOOD);
-    ts_sleep_ms(FLUSH_WAIT_MS); /* and no other client */
-    ts_stop(&ts);
+    for (int i = 0; i < FLOOD; i++)
+        ss_log_peer(SS_LOG_WARN, "waitline: flood line %d", i);
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "thread", &waitline);
+    int started = CHECK(ts_start(&ts, &cfg) == 0);
+    ts_sleep_ms(FLUSH_WAIT_MS);
+    if (started)
+        ts_stop(&ts);
     char *text = capture_stop(&c, mark);
     if (!CHECK(text != NULL))
         return;
     int told = strstr(text, "] warn: log limit (") != NULL;
     tally_t t = tally(text);
     free(text);
-    CHECK(ended == FLOOD + 1);
     CHECK(told);
-    CHECK(t.lines + t.suppressed == FLOOD);
-    ts_note("%d timeouts: %d lines written, %ld told as suppressed with no "
-            "later line", FLOOD, t.lines, t.suppressed);
+    CHECK(t.lines >= 1 && t.lines + t.suppressed == FLOOD);
+    ts_note("%d lines: %d written, %ld told as suppressed with no later "
+            "line", FLOOD, t.lines, t.suppressed);
 }
 
 /* With the bucket full, twice the burst of warnings below the level

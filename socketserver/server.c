@@ -271,16 +271,21 @@ static void server_free(ss_server_t *srv)
     free(srv);
 }
 
-/* The handler's open runs once the socket is bound; its close is owed
- * only when open succeeded. */
-static int open_handler(ss_server_t *srv, char *err, size_t errlen)
+/* The handler's open, if any: 0 or -errno, err cleared first. */
+static int call_open(ss_server_t *srv, char *err, size_t errlen)
 {
     const ss_handler_t *h = srv->cfg.handler;
     if (err && errlen)
         err[0] = '\0';
     int rc = h->open ? h->open(srv, err, errlen) : 0;
-    if (rc > 0)
-        rc = -EINVAL; /* open must return 0 or -errno */
+    return rc > 0 ? -EINVAL : rc; /* open must return 0 or -errno */
+}
+
+/* The handler's open runs once the socket is bound; its close is owed
+ * only when open succeeded. */
+static int open_handler(ss_server_t *srv, char *err, size_t errlen)
+{
+    int rc = call_open(srv, err, errlen);
     srv->handler_opened = rc == 0;
     return rc;
 }
@@ -296,11 +301,10 @@ int ss__reopen_handler(ss_server_t *srv)
     if (!h->open)
         return 0;
     void *old = srv->handler_data;
-    char err[256] = "";
-    int rc = h->open(srv, err, sizeof(err));
-    if (rc != 0) {
+    char err[256];
+    int rc = call_open(srv, err, sizeof(err));
+    if (rc < 0) {
         srv->handler_data = old;
-        rc = rc < 0 ? rc : -EINVAL;
         ss_log(SS_LOG_ERROR, "reload: %s: %s; the handler stays as it was",
                h->name, err[0] ? err : strerror(-rc));
         return rc;

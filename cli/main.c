@@ -80,7 +80,7 @@ static void config_from_options(ss_config_t *cfg, cli_options_t *o)
     cfg->context = &o->handler_opts;
     cfg->address = o->listen;
     cfg->datagram = o->udp;
-    cfg->mode = o->mode;
+    cfg->mode = ss_choice_value(SS_CHOICE_MODE, o->mode);
     cfg->handler = handlers_find(o->handler);
     cfg->backlog = o->backlog;
     cfg->reuse_address = o->reuse_address;
@@ -93,9 +93,9 @@ static void config_from_options(ss_config_t *cfg, cli_options_t *o)
     cfg->max_children = o->max_children;
     cfg->max_threads = o->max_threads;
     cfg->thread_stack_size = o->thread_stack;
-    cfg->poller = o->poller;
+    cfg->poller = o->poller ? ss_choice_value(SS_CHOICE_POLLER, o->poller) : 0;
     cfg->workers = o->workers;
-    cfg->accept = o->accept;
+    cfg->accept = o->accept ? ss_choice_value(SS_CHOICE_ACCEPT, o->accept) : 0;
     cfg->max_requests = o->max_requests;
     cfg->max_requests_jitter = o->max_requests_jitter;
     cfg->worker_timeout_ms = o->worker_timeout_ms;
@@ -103,7 +103,7 @@ static void config_from_options(ss_config_t *cfg, cli_options_t *o)
     cfg->group = o->group;
     cfg->refuse_root = o->refuse_root;
     cfg->pool_threads = o->pool_threads;
-    cfg->pool_accept = o->pool_accept;
+    cfg->pool_accept = o->pool_accept ? ss_choice_value(SS_CHOICE_POOL_ACCEPT, o->pool_accept) : 0;
     cfg->coro_stack_size = o->coro_stack;
     cfg->grace_ms = o->grace_ms;
 }
@@ -136,7 +136,7 @@ int main(int argc, char **argv)
     printf("listening on %s\n", ss_server_address(server));
     fflush(stdout);
     ss_log(SS_LOG_INFO, "serving %s in %s mode on %s", cfg.handler->name,
-           cfg.mode, ss_server_address(server));
+           ss_choice_name(SS_CHOICE_MODE, cfg.mode), ss_server_address(server));
 
     cli_notify("READY=1");
     rc = ss_server_serve_forever(server);

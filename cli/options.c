@@ -148,8 +148,9 @@ static int parse_log_level(const char *text, int *level)
 static void print_list(void)
 {
     printf("modes:\n");
-    for (size_t i = 0; ss_mode_name(i); i++)
-        printf("  %-12s %s\n", ss_mode_name(i), ss_mode_summary(i));
+    for (int i = 1; i <= ss_choice_count(SS_CHOICE_MODE); i++)
+        printf("  %-12s %s\n", ss_choice_name(SS_CHOICE_MODE, i),
+               ss_choice_summary(SS_CHOICE_MODE, i));
     printf("  %-12s %s\n", "prefork", "--workers 2 x cores --mode sync");
     printf("handlers:\n");
     for (size_t i = 0; handlers_at(i); i++)
@@ -158,10 +159,7 @@ static void print_list(void)
 
 static int mode_exists(const char *name)
 {
-    for (size_t i = 0; ss_mode_name(i); i++)
-        if (strcmp(ss_mode_name(i), name) == 0)
-            return 1;
-    return 0;
+    return ss_choice_value(SS_CHOICE_MODE, name) > 0;
 }
 
 void cli_defaults(cli_options_t *o)

@@ -663,19 +663,6 @@ static int chat_handle(ss_request_t *req)
 
 /* ---- Server life --------------------------------------------------------- */
 
-/* Modes that run clients in separate processes: each would get a room of
- * its own, so the room would not be shared. */
-static const char *const multi_process_modes[] = {"fork"};
-
-static int is_multi_process(const ss_config_t *cfg)
-{
-    size_t n = sizeof(multi_process_modes) / sizeof(multi_process_modes[0]);
-    for (size_t i = 0; cfg->mode && i < n; i++)
-        if (strcmp(cfg->mode, multi_process_modes[i]) == 0)
-            return 1;
-    return cfg->workers > 1; /* a room per worker process */
-}
-
 static int chat_open(ss_server_t *srv, char *err, size_t errlen)
 {
     const ss_config_t *cfg = ss_server_config(srv);
@@ -685,12 +672,13 @@ static int chat_open(ss_server_t *srv, char *err, size_t errlen)
                  "datagrams");
         return -EINVAL;
     }
-    if (is_multi_process(cfg)) {
+    if (ss_server_is_multiprocess(srv)) { /* each would get a room */
         snprintf(err, errlen,
                  "chat: needs one shared room; run it in thread or sync "
                  "mode in one process (%s gives clients processes of "
                  "their own)",
-                 cfg->workers > 1 ? "--workers" : cfg->mode);
+                 cfg->workers > 1 ? "--workers"
+                                  : ss_choice_name(SS_CHOICE_MODE, cfg->mode));
         return -EINVAL;
     }
     room_t *room = calloc(1, sizeof(*room));

@@ -33,8 +33,6 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "atomic_llong must be lock-free");
 /* A mode is a strategy object: how a server runs each request.  Adding one
  * is a new mode_*.c file plus a row in modes.c. */
 typedef struct ss_mode {
-    const char *name;
-    const char *summary;
     /* Allocate the mode's state in srv->mode_state: 0 or -errno. */
     int (*open)(ss_server_t *srv);
     /* Whether another request may start now.  When not, the loop stops
@@ -220,8 +218,13 @@ void ss__worker_finished(ss_server_t *srv);
 int ss__worker_lock_accept(ss_server_t *srv);
 void ss__worker_unlock_accept(ss_server_t *srv);
 
-/* modes.c */
-const ss_mode_t *ss__mode_find(const char *name);
+/* modes.c: the strategy for an id (SS_MODE_DEFAULT: thread), or NULL. */
+const ss_mode_t *ss__mode_for(ss_mode_id_t id);
+
+/* error.c: write the message into err when given (cut to errlen, always
+ * NUL-terminated; NULL or 0: none) and return rc. */
+int ss__fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    SS_PRINTF(4, 5);
 
 extern const ss_mode_t ss__mode_sync;
 extern const ss_mode_t ss__mode_fork;

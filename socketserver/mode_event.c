@@ -481,7 +481,7 @@ static void raise_descriptor_limit(void)
 
 static int event_open(ss_server_t *srv)
 {
-    const ss_poller_ops_t *poller = ss__poller_find(srv->cfg.poller);
+    const ss_poller_ops_t *poller = ss__poller_for(srv->cfg.poller);
     if (!poller)
         return -ENOENT;
     event_state_t *st = calloc(1, sizeof(*st));
@@ -590,8 +590,6 @@ static void event_release(ss_server_t *srv)
 }
 
 const ss_mode_t ss__mode_event = {
-    .name = "event",
-    .summary = "one thread, a poller, a coroutine per connection",
     .open = event_open,
     .has_room = event_has_room,
     .process = event_process,

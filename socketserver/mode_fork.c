@@ -233,8 +233,6 @@ static void fork_release(ss_server_t *srv)
 }
 
 const ss_mode_t ss__mode_fork = {
-    .name = "fork",
-    .summary = "a child process per connection (ForkingMixIn)",
     .open = fork_open,
     .has_room = fork_has_room,
     .process = fork_process,

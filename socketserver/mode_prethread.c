@@ -165,9 +165,6 @@ static int start_threads(ss_server_t *srv, pool_state_t *st)
 
 static int pool_open(ss_server_t *srv)
 {
-    const char *design = srv->cfg.pool_accept ? srv->cfg.pool_accept : "queue";
-    if (strcmp(design, "queue") && strcmp(design, "lock"))
-        return -EINVAL;
     pool_state_t *st = calloc(1, sizeof(*st));
     if (!st)
         return -ENOMEM;
@@ -177,7 +174,7 @@ static int pool_open(ss_server_t *srv)
     pthread_cond_init(&st->queued, NULL);
     pthread_cond_init(&st->finished, NULL);
     st->notify_r = st->notify_w = -1;
-    st->lock_design = strcmp(design, "lock") == 0;
+    st->lock_design = srv->cfg.pool_accept == SS_POOL_ACCEPT_LOCK;
     st->nthreads = srv->cfg.pool_threads > 0 ? srv->cfg.pool_threads
                                              : default_threads();
     if (st->lock_design && srv->cfg.max_conns > 0 &&
@@ -329,8 +326,6 @@ static void pool_release(ss_server_t *srv)
 }
 
 const ss_mode_t ss__mode_prethread = {
-    .name = "prethread",
-    .summary = "a fixed pool of threads made at start (queue or lock accept)",
     .open = pool_open,
     .has_room = pool_has_room,
     .process = pool_process,

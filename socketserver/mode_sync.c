@@ -16,8 +16,6 @@ static void sync_process(ss_server_t *srv, ss_request_t *req)
 }
 
 const ss_mode_t ss__mode_sync = {
-    .name = "sync",
-    .summary = "iterative: one request at a time, in the server's thread",
     .open = sync_open,
     .process = sync_process,
 };

@@ -264,8 +264,6 @@ static void thread_release(ss_server_t *srv)
 }
 
 const ss_mode_t ss__mode_thread = {
-    .name = "thread",
-    .summary = "a thread per connection (ThreadingMixIn)",
     .open = thread_open,
     .has_room = thread_has_room,
     .process = thread_process,

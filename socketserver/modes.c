@@ -1,33 +1,22 @@
-/* modes.c -- the table of built-in modes.  A new mode is one mode_*.c file
- * and one row here. */
+/* modes.c -- the built-in modes by id.  A new mode is one mode_*.c file,
+ * one value in ss_mode_id_t, one row in choices.c and one case here. */
 #include "internal.h"
 
-#include <string.h>
-
-static const ss_mode_t *const modes[] = {
-    &ss__mode_sync,
-    &ss__mode_fork,
-    &ss__mode_thread,
-    &ss__mode_prethread,
-    &ss__mode_event,
-};
-
-#define MODE_COUNT (sizeof(modes) / sizeof(modes[0]))
-
-const ss_mode_t *ss__mode_find(const char *name)
+const ss_mode_t *ss__mode_for(ss_mode_id_t id)
 {
-    for (size_t i = 0; i < MODE_COUNT; i++)
-        if (strcmp(modes[i]->name, name) == 0)
-            return modes[i];
-    return NULL;
-}
-
-const char *ss_mode_name(size_t i)
-{
-    return i < MODE_COUNT ? modes[i]->name : NULL;
-}
-
-const char *ss_mode_summary(size_t i)
-{
-    return i < MODE_COUNT ? modes[i]->summary : NULL;
+    switch (id) {
+    case SS_MODE_SYNC:
+        return &ss__mode_sync;
+    case SS_MODE_FORK:
+        return &ss__mode_fork;
+    case SS_MODE_DEFAULT:
+    case SS_MODE_THREAD:
+        return &ss__mode_thread;
+    case SS_MODE_PRETHREAD:
+        return &ss__mode_prethread;
+    case SS_MODE_EVENT:
+        return &ss__mode_event;
+    default:
+        return NULL;
+    }
 }

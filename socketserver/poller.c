@@ -1,30 +1,26 @@
-/* poller.c -- the table of readiness backends. */
+/* poller.c -- the readiness backends by id. */
 #include "poller.h"
 
 #include <stddef.h>
-#include <string.h>
 
-static const ss_poller_ops_t *const pollers[] = {
+const ss_poller_ops_t *ss__poller_for(ss_poller_id_t id)
+{
+    switch (id) {
+    case SS_POLLER_DEFAULT:
 #ifdef __linux__
-    &ss__poller_epoll, /* first: the default where it exists */
+        return &ss__poller_epoll;
+#else
+        return &ss__poller_poll;
 #endif
-    &ss__poller_poll,
-    &ss__poller_select,
-};
-
-#define POLLER_COUNT ((int)(sizeof(pollers) / sizeof(pollers[0])))
-
-const ss_poller_ops_t *ss__poller_find(const char *name)
-{
-    if (!name || !*name)
-        return pollers[0];
-    for (int i = 0; i < POLLER_COUNT; i++)
-        if (strcmp(pollers[i]->name, name) == 0)
-            return pollers[i];
-    return NULL;
-}
-
-const char *ss__poller_name(int i)
-{
-    return i >= 0 && i < POLLER_COUNT ? pollers[i]->name : NULL;
+#ifdef __linux__
+    case SS_POLLER_EPOLL:
+        return &ss__poller_epoll;
+#endif
+    case SS_POLLER_POLL:
+        return &ss__poller_poll;
+    case SS_POLLER_SELECT:
+        return &ss__poller_select;
+    default:
+        return NULL;
+    }
 }

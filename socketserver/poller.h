@@ -1,8 +1,10 @@
 /* poller.h -- private: the event mode's readiness backends behind one tiny
  * interface (redis's ae_*.c shape).  Each backend is one file; the choice
- * is made at start by name. */
+ * is made once, from the configuration's ss_poller_id_t. */
 #ifndef SOCKETSERVER_POLLER_H
 #define SOCKETSERVER_POLLER_H
+
+#include "socketserver.h"
 
 #define SS_READABLE 1
 #define SS_WRITABLE 2
@@ -14,6 +16,7 @@ typedef struct ss_fired {
 
 typedef struct ss_poller_ops {
     const char *name;
+    const char *summary; /* for --list */
     /* Closing a descriptor stops the kernel watching it (epoll), so the
      * mode need not tell the poller first: a system call saved per
      * connection. */
@@ -33,9 +36,8 @@ extern const ss_poller_ops_t ss__poller_epoll;
 extern const ss_poller_ops_t ss__poller_poll;
 extern const ss_poller_ops_t ss__poller_select;
 
-/* A backend by name; NULL or "" gives the best one here. */
-const ss_poller_ops_t *ss__poller_find(const char *name);
-/* The i-th backend's name, NULL past the end (for --list and errors). */
-const char *ss__poller_name(int i);
+/* The backend for an id (SS_POLLER_DEFAULT: the best here), or NULL
+ * when this system lacks it. */
+const ss_poller_ops_t *ss__poller_for(ss_poller_id_t id);
 
 #endif

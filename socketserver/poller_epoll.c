@@ -75,6 +75,7 @@ static int epoll_wait_fired(void *state, int timeout_ms, ss_fired_t *fired,
 
 const ss_poller_ops_t ss__poller_epoll = {
     .name = "epoll",
+    .summary = "Linux's epoll: each wait costs what is ready, not what is watched",
     .forgets_on_close = 1, /* the descriptor is never duplicated */
     .create = epoll_create_state,
     .destroy = epoll_destroy,

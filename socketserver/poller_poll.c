@@ -98,6 +98,7 @@ static int poll_wait_fired(void *state, int timeout_ms, ss_fired_t *fired,
 
 const ss_poller_ops_t ss__poller_poll = {
     .name = "poll",
+    .summary = "poll(2), portable: each wait scans every descriptor watched",
     .create = poll_create_state,
     .destroy = poll_destroy,
     .set = poll_set,

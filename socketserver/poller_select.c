@@ -72,6 +72,7 @@ static int select_wait_fired(void *state, int timeout_ms, ss_fired_t *fired,
 
 const ss_poller_ops_t ss__poller_select = {
     .name = "select",
+    .summary = "select(2), portable: descriptors below FD_SETSIZE only",
     .create = select_create_state,
     .destroy = select_destroy,
     .set = select_set,

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
-#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,8 +21,8 @@ int ss__resolve_identity(ss_server_t *srv, char *err, size_t errlen)
     if (srv->cfg.user) {
         struct passwd *pw = getpwnam(srv->cfg.user);
         if (!pw) {
-            snprintf(err, errlen, "user '%s': no such user", srv->cfg.user);
-            return -EINVAL;
+            return ss__fail(err, errlen, -EINVAL, "user '%s': no such user",
+                            srv->cfg.user);
         }
         srv->run_uid = pw->pw_uid;
         srv->run_gid = pw->pw_gid;
@@ -31,15 +30,15 @@ int ss__resolve_identity(ss_server_t *srv, char *err, size_t errlen)
     if (srv->cfg.group) {
         struct group *gr = getgrnam(srv->cfg.group);
         if (!gr) {
-            snprintf(err, errlen, "group '%s': no such group", srv->cfg.group);
-            return -EINVAL;
+            return ss__fail(err, errlen, -EINVAL, "group '%s': no such group",
+                            srv->cfg.group);
         }
         srv->run_gid = gr->gr_gid;
     }
     uid_t will_be = srv->run_uid != (uid_t)-1 ? srv->run_uid : geteuid();
     if (srv->cfg.refuse_root && will_be == 0) {
-        snprintf(err, errlen, "refusing to serve as root: give a user");
-        return -EPERM;
+        return ss__fail(err, errlen, -EPERM,
+                        "refusing to serve as root: give a user");
     }
     return 0;
 }
@@ -51,14 +50,12 @@ int ss__drop_privileges(ss_server_t *srv, char *err, size_t errlen)
 {
     if (srv->run_gid != (gid_t)-1 &&
         (setgroups(0, NULL) < 0 || setgid(srv->run_gid) < 0)) {
-        snprintf(err, errlen, "setgid %ld: %s", (long)srv->run_gid,
-                 strerror(errno));
-        return -errno;
+        return ss__fail(err, errlen, -errno, "setgid %ld: %s",
+                        (long)srv->run_gid, strerror(errno));
     }
     if (srv->run_uid != (uid_t)-1 && setuid(srv->run_uid) < 0) {
-        snprintf(err, errlen, "setuid %ld: %s", (long)srv->run_uid,
-                 strerror(errno));
-        return -errno;
+        return ss__fail(err, errlen, -errno, "setuid %ld: %s",
+                        (long)srv->run_uid, strerror(errno));
     }
     return 0;
 }

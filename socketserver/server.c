@@ -30,25 +30,10 @@ void ss__close_fd(int *fd)
     }
 }
 
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    SS_PRINTF(4, 5);
-
-/* Write "what: why" into the caller's buffer and return rc. */
-static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 void ss_config_init(ss_config_t *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    cfg->mode = "thread";
+    cfg->mode = SS_MODE_THREAD;
     cfg->block_on_close = 1;
     cfg->grace_ms = SS_DEFAULT_GRACE_MS;
 }
@@ -56,8 +41,12 @@ void ss_config_init(ss_config_t *cfg)
 /* Fill in the zero-means-default fields of the server's own copy. */
 static void apply_defaults(ss_config_t *cfg)
 {
-    if (!cfg->mode)
-        cfg->mode = "thread";
+    if (cfg->mode == SS_MODE_DEFAULT)
+        cfg->mode = SS_MODE_THREAD;
+    if (cfg->accept == SS_ACCEPT_DEFAULT)
+        cfg->accept = SS_ACCEPT_SHARED;
+    if (cfg->pool_accept == SS_POOL_ACCEPT_DEFAULT)
+        cfg->pool_accept = SS_POOL_ACCEPT_QUEUE;
     if (cfg->backlog <= 0)
         cfg->backlog = SOMAXCONN;
     if (cfg->max_datagram == 0)
@@ -150,7 +139,7 @@ static int open_listener(ss_server_t *srv, const struct sockaddr *sa,
     int socktype = cfg->datagram ? SOCK_DGRAM : SOCK_STREAM;
     int fd = socket(sa->sa_family, socktype, 0);
     if (fd < 0)
-        return fail(err, errlen, -errno, "socket %s: %s", cfg->address,
+        return ss__fail(err, errlen, -errno, "socket %s: %s", cfg->address,
                     strerror(errno));
     const char *call = "fcntl";
     int rc = ss__set_nonblocking_cloexec(fd);
@@ -173,7 +162,7 @@ static int open_listener(ss_server_t *srv, const struct sockaddr *sa,
         unlink(srv->unix_path);
         srv->unix_path[0] = '\0';
     }
-    return fail(err, errlen, rc, "%s %s: %s", call, cfg->address,
+    return ss__fail(err, errlen, rc, "%s %s: %s", call, cfg->address,
                 strerror(-rc));
 }
 
@@ -198,7 +187,7 @@ static int bind_address(ss_server_t *srv, const char *address, char *err,
     int gai = getaddrinfo(parts.host[0] ? parts.host : NULL, parts.port,
                           &hints, &list);
     if (gai != 0)
-        return fail(err, errlen, -EADDRNOTAVAIL, "resolve %s: %s",
+        return ss__fail(err, errlen, -EADDRNOTAVAIL, "resolve %s: %s",
                     srv->cfg.address, gai_strerror(gai));
     int fd = -EADDRNOTAVAIL;
     for (struct addrinfo *ai = list; ai && fd < 0; ai = ai->ai_next)
@@ -224,7 +213,7 @@ static int activated_socket(const ss_config_t *cfg, char *err, size_t errlen)
     socklen_t len = sizeof(type);
     if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
         type != (cfg->datagram ? SOCK_DGRAM : SOCK_STREAM))
-        return fail(err, errlen, -ENOTSOCK,
+        return ss__fail(err, errlen, -ENOTSOCK,
                     "LISTEN_FDS: descriptor 3 is not a %s socket",
                     cfg->datagram ? "datagram" : "stream");
     int rc = ss__set_nonblocking_cloexec(3);
@@ -271,14 +260,23 @@ static void server_free(ss_server_t *srv)
     free(srv);
 }
 
-/* The handler's open, if any: 0 or -errno, err cleared first. */
+/* The handler's open, if any: 0 or -errno, with its message (or one
+ * naming the handler) in err.  open always gets a buffer of its own, so
+ * a handler may write its message without checking: the caller's err may
+ * be NULL or short. */
 static int call_open(ss_server_t *srv, char *err, size_t errlen)
 {
     const ss_handler_t *h = srv->cfg.handler;
-    if (err && errlen)
-        err[0] = '\0';
-    int rc = h->open ? h->open(srv, err, errlen) : 0;
-    return rc > 0 ? -EINVAL : rc; /* open must return 0 or -errno */
+    char why[256] = "";
+    int rc = h->open ? h->open(srv, why, sizeof(why)) : 0;
+    if (rc > 0)
+        rc = -EINVAL; /* open must return 0 or -errno */
+    if (rc < 0 && why[0])
+        return ss__fail(err, errlen, rc, "%s", why);
+    if (rc < 0)
+        return ss__fail(err, errlen, rc, "%s handler: %s", h->name,
+                        ss_strerror(rc));
+    return 0;
 }
 
 /* The handler's open runs once the socket is bound; its close is owed
@@ -306,7 +304,7 @@ int ss__reopen_handler(ss_server_t *srv)
     if (rc < 0) {
         srv->handler_data = old;
         ss_log(SS_LOG_ERROR, "reload: %s: %s; the handler stays as it was",
-               h->name, err[0] ? err : strerror(-rc));
+               h->name, err);
         return rc;
     }
     void *fresh = srv->handler_data;
@@ -319,44 +317,35 @@ int ss__reopen_handler(ss_server_t *srv)
     return 0;
 }
 
-/* value is NULL (the default) or one of the NULL-terminated names. */
-static int one_of(const char *value, const char *const *names)
-{
-    for (; value && *names; names++)
-        if (!strcmp(value, *names))
-            return 1;
-    return !value;
-}
-
 /* Options checked here rather than when a mode opens: with workers, the
  * mode opens only in the workers, where an error is too late to report. */
 static int check_config(const ss_config_t *cfg, char *err, size_t errlen)
 {
     if (!cfg->handler)
-        return fail(err, errlen, -EINVAL, "no handler given");
-    if (!ss__mode_find(cfg->mode ? cfg->mode : "thread"))
-        return fail(err, errlen, -EINVAL, "unknown mode '%s'", cfg->mode);
+        return ss__fail(err, errlen, -EINVAL, "no handler given");
+    if (!ss__mode_for(cfg->mode))
+        return ss__fail(err, errlen, -EINVAL, "unknown mode %d", cfg->mode);
     if (!cfg->address)
-        return fail(err, errlen, -EINVAL, "no address given");
-    if (cfg->poller && *cfg->poller && !ss__poller_find(cfg->poller))
-        return fail(err, errlen, -EINVAL, "unknown poller '%s'", cfg->poller);
-    static const char *const designs[] = {"queue", "lock", NULL};
-    static const char *const strategies[] = {"shared", "lock", "reuseport",
-                                              "pass", NULL};
-    if (!one_of(cfg->pool_accept, designs))
-        return fail(err, errlen, -EINVAL, "unknown pool accept design '%s'",
-                    cfg->pool_accept);
-    if (!one_of(cfg->accept, strategies))
-        return fail(err, errlen, -EINVAL, "unknown accept strategy '%s'",
-                    cfg->accept);
-    if (cfg->workers > 0 && cfg->accept && !strcmp(cfg->accept, "pass") &&
-        cfg->datagram)
-        return fail(err, errlen, -EINVAL,
+        return ss__fail(err, errlen, -EINVAL, "no address given");
+    if (!ss_choice_name(SS_CHOICE_POLLER, cfg->poller))
+        return ss__fail(err, errlen, -EINVAL, "poller %d: not on this system",
+                        cfg->poller);
+    if (!ss_choice_name(SS_CHOICE_POOL_ACCEPT, cfg->pool_accept))
+        return ss__fail(err, errlen, -EINVAL, "unknown pool accept design %d",
+                        cfg->pool_accept);
+    if (!ss_choice_name(SS_CHOICE_ACCEPT, cfg->accept))
+        return ss__fail(err, errlen, -EINVAL, "unknown accept strategy %d",
+                        cfg->accept);
+    if (cfg->workers < 0 || cfg->workers > SS_MAX_WORKERS)
+        return ss__fail(err, errlen, -EINVAL, "workers: from 0 to %d, not %d",
+                        SS_MAX_WORKERS, cfg->workers);
+    if (cfg->workers > 0 && cfg->accept == SS_ACCEPT_PASS && cfg->datagram)
+        return ss__fail(err, errlen, -EINVAL,
                     "accept pass needs a stream server (connections to hand "
                     "over)");
-    if (cfg->workers > 0 && cfg->accept && !strcmp(cfg->accept, "reuseport") &&
+    if (cfg->workers > 0 && cfg->accept == SS_ACCEPT_REUSEPORT &&
         !strncmp(cfg->address, "unix:", 5))
-        return fail(err, errlen, -EINVAL,
+        return ss__fail(err, errlen, -EINVAL,
                     "accept reuseport needs a TCP or UDP address");
     return 0;
 }
@@ -370,14 +359,13 @@ int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
         return rc;
     ss_server_t *srv = calloc(1, sizeof(*srv));
     if (!srv)
-        return fail(err, errlen, -ENOMEM, "out of memory");
+        return ss__fail(err, errlen, -ENOMEM, "out of memory");
     srv->cfg = *cfg;
     apply_defaults(&srv->cfg);
-    srv->mode = ss__mode_find(srv->cfg.mode);
+    srv->mode = ss__mode_for(srv->cfg.mode);
     srv->fd = srv->wake_r = srv->wake_w = srv->abort_r = srv->abort_w = -1;
     srv->parent_fd = -1;
-    if (srv->cfg.workers > 0 && srv->cfg.accept &&
-        !strcmp(srv->cfg.accept, "reuseport"))
+    if (srv->cfg.workers > 0 && srv->cfg.accept == SS_ACCEPT_REUSEPORT)
         srv->cfg.reuse_port = 1; /* the workers bind beside the master */
     srv->owner_pid = getpid();
     ss__log_share_peer_limit();
@@ -389,14 +377,14 @@ int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
     if (rc == -1) /* not socket-activated: bind it ourselves */
         srv->fd = rc = bind_address(srv, srv->cfg.address, err, errlen);
     if (rc >= 0 && (rc = record_bound_address(srv)) < 0)
-        fail(err, errlen, rc, "getsockname %s: %s", cfg->address,
+        ss__fail(err, errlen, rc, "getsockname %s: %s", cfg->address,
              strerror(-rc));
     if (rc >= 0 && ((rc = ss__make_pipe(&srv->wake_r, &srv->wake_w)) < 0 ||
                     (rc = ss__make_pipe(&srv->abort_r, &srv->abort_w)) < 0))
-        fail(err, errlen, rc, "pipe: %s", strerror(-rc));
+        ss__fail(err, errlen, rc, "pipe: %s", strerror(-rc));
     if (rc >= 0 && srv->cfg.datagram &&
         !(srv->datagram_buf = malloc(srv->cfg.max_datagram)))
-        rc = fail(err, errlen, -ENOMEM, "out of memory");
+        rc = ss__fail(err, errlen, -ENOMEM, "out of memory");
     if (rc >= 0)
         rc = ss__resolve_identity(srv, err, errlen);
     if (rc >= 0 && srv->cfg.workers == 0) /* workers drop in each worker */
@@ -404,10 +392,10 @@ int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
     if (rc >= 0 && srv->cfg.workers > 0)
         rc = ss__workers_prepare(srv, err, errlen); /* modes open in workers */
     else if (rc >= 0 && (rc = srv->mode->open(srv)) < 0)
-        fail(err, errlen, rc, "%s mode: %s", srv->mode->name, strerror(-rc));
-    if (rc >= 0 && (rc = open_handler(srv, err, errlen)) < 0 && err && !*err)
-        fail(err, errlen, rc, "%s handler: %s", srv->cfg.handler->name,
-             strerror(-rc));
+        ss__fail(err, errlen, rc, "%s mode: %s",
+                 ss_choice_name(SS_CHOICE_MODE, srv->cfg.mode), strerror(-rc));
+    if (rc >= 0)
+        rc = open_handler(srv, err, errlen);
     if (rc < 0) {
         if (srv->fd < 0)
             srv->fd = -1; /* bind_address returned an error, not an fd */
@@ -638,7 +626,7 @@ static int may_accept(ss_server_t *srv, long long now, int *locked)
     if (now < srv->accept_paused_until_ms ||
         (srv->mode->has_room && !srv->mode->has_room(srv)))
         return 0;
-    if (!srv->slot || !srv->cfg.accept || strcmp(srv->cfg.accept, "lock"))
+    if (!srv->slot || srv->cfg.accept != SS_ACCEPT_LOCK)
         return 1;
     return *locked = ss__worker_lock_accept(srv);
 }
@@ -652,8 +640,7 @@ static int serve_once(ss_server_t *srv, int timeout_ms)
     long long now = ss__now_ms();
     int locked, accepting = may_accept(srv, now, &locked);
     int timeout = pass_timeout(srv, timeout_ms, accepting, now);
-    if (!accepting && srv->slot && srv->cfg.accept &&
-        !strcmp(srv->cfg.accept, "lock"))
+    if (!accepting && srv->slot && srv->cfg.accept == SS_ACCEPT_LOCK)
         timeout = min_timeout(timeout, 20); /* try the lock again soon */
     int mode_fd = srv->mode->wake_fd ? srv->mode->wake_fd(srv) : -1;
     struct pollfd pfd[4] = {{srv->wake_r, POLLIN, 0},
@@ -784,4 +771,9 @@ void ss_server_set_handler_data(ss_server_t *srv, void *data)
 void *ss_server_handler_data(const ss_server_t *srv)
 {
     return srv->handler_data;
+}
+
+int ss_server_is_multiprocess(const ss_server_t *srv)
+{
+    return srv->cfg.mode == SS_MODE_FORK || srv->cfg.workers > 1;
 }

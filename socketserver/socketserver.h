@@ -10,7 +10,8 @@
  * same handler on a thread, in a child process or as a coroutine.
  *
  * Conventions: functions that can fail return a negative errno value
- * (-ETIMEDOUT, -ECONNRESET, ...); strerror(-rc) describes it.
+ * (-ETIMEDOUT, -ECONNRESET, ...) or one of the library's own SS_E* codes;
+ * ss_strerror(rc) describes either.
  */
 #ifndef SOCKETSERVER_H
 #define SOCKETSERVER_H
@@ -32,8 +33,75 @@ extern "C" {
 #define SS_PRINTF(fmt, args)
 #endif
 
+/* Built as a shared library with hidden visibility, only what this header
+ * declares is exported. */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(SS_BUILDING_LIBRARY)
+#pragma GCC visibility push(default)
+#endif
+
 typedef struct ss_server ss_server_t;
 typedef struct ss_request ss_request_t;
+
+/* ---- Errors ------------------------------------------------------------ */
+
+/* serve_forever's error when workers keep failing at boot (the master
+ * stops rather than respawn them in a loop).  Not an errno value. */
+#define SS_EWORKERS (-1000)
+
+/* What a return code of this library means: strerror(-rc) for a negative
+ * errno, the library's own words for an SS_E* code. */
+const char *ss_strerror(int rc);
+
+/* ---- Choices: the strategies a configuration names ---------------------- *
+ * Each is an enum whose 0 means "the default"; the names are what the CLI
+ * and the logs use. */
+
+typedef enum ss_mode_id {
+    SS_MODE_DEFAULT = 0, /* thread */
+    SS_MODE_SYNC,        /* iterative: one request at a time */
+    SS_MODE_FORK,        /* a child process per connection */
+    SS_MODE_THREAD,      /* a thread per connection */
+    SS_MODE_PRETHREAD,   /* a fixed pool of threads */
+    SS_MODE_EVENT        /* one thread, a poller, a coroutine each */
+} ss_mode_id_t;
+
+typedef enum ss_accept_id { /* how workers share the listener */
+    SS_ACCEPT_DEFAULT = 0,  /* shared */
+    SS_ACCEPT_SHARED,       /* all accept on the one socket */
+    SS_ACCEPT_LOCK,         /* one at a time, a process-shared lock */
+    SS_ACCEPT_REUSEPORT,    /* a socket each, SO_REUSEPORT */
+    SS_ACCEPT_PASS          /* the master accepts and hands over */
+} ss_accept_id_t;
+
+typedef enum ss_pool_accept_id { /* who accepts for the prethread pool */
+    SS_POOL_ACCEPT_DEFAULT = 0,  /* queue */
+    SS_POOL_ACCEPT_QUEUE,        /* the loop accepts and queues */
+    SS_POOL_ACCEPT_LOCK          /* each thread accepts, under a mutex */
+} ss_pool_accept_id_t;
+
+typedef enum ss_poller_id { /* the event mode's readiness backend */
+    SS_POLLER_DEFAULT = 0,  /* the best here: epoll on Linux */
+    SS_POLLER_EPOLL,
+    SS_POLLER_POLL,
+    SS_POLLER_SELECT
+} ss_poller_id_t;
+
+typedef enum ss_choice {
+    SS_CHOICE_MODE,        /* ss_mode_id_t */
+    SS_CHOICE_ACCEPT,      /* ss_accept_id_t */
+    SS_CHOICE_POOL_ACCEPT, /* ss_pool_accept_id_t */
+    SS_CHOICE_POLLER       /* ss_poller_id_t */
+} ss_choice_t;
+
+/* The values of a kind are 1 .. ss_choice_count(kind). */
+int ss_choice_count(ss_choice_t kind);
+/* A value's name ("event"); value 0 gives the default's name.  NULL for a
+ * value out of range, or one this system lacks (epoll off Linux). */
+const char *ss_choice_name(ss_choice_t kind, int value);
+/* A value's one-line summary, as --list shows it; NULL as above. */
+const char *ss_choice_summary(ss_choice_t kind, int value);
+/* The value with that name, or -1 (unknown, or not on this system). */
+int ss_choice_value(ss_choice_t kind, const char *name);
 
 /* ---- Handlers ---------------------------------------------------------- */
 
@@ -45,7 +113,8 @@ typedef struct ss_request ss_request_t;
  * open and close bracket the server's life: open runs in ss_server_create
  * after the bind (check the options, load a file, refuse a mode; keep state
  * with ss_server_set_handler_data); a failure makes create fail with the
- * message open wrote into err.  close runs when the server is freed.  A
+ * message open wrote into err (never NULL there, and at least 256 bytes,
+ * whatever create's caller gave).  close runs when the server is freed.  A
  * master's reload (HUP with workers) runs open again; only if it succeeds
  * and set new handler data does close run, seeing the old data. */
 typedef struct ss_handler {
@@ -165,8 +234,7 @@ int ss_reply(ss_request_t *req, const void *buf, size_t len);
 typedef struct ss_config {
     const char *address;         /* "127.0.0.1:8000", "[::1]:0", "unix:/p" */
     int datagram;                /* UDP, or Unix datagram with "unix:" */
-    const char *mode;            /* "sync", "fork", "thread", "prethread",
-                                    "event"; NULL: thread */
+    ss_mode_id_t mode;           /* SS_MODE_*; 0: thread */
     const ss_handler_t *handler; /* required */
     void *context;               /* user pointer for hooks and handlers */
 
@@ -188,18 +256,19 @@ typedef struct ss_config {
     size_t thread_stack_size; /* thread, prethread: stack size; 0: the
                                  system default */
     int pool_threads;         /* prethread: threads; 0: 2 x cores */
-    const char *pool_accept;  /* prethread: "queue" (one thread accepts and
-                                 queues; the default) or "lock" (each pool
-                                 thread accepts, under a mutex) */
-    const char *poller;       /* event: "epoll", "poll", "select"; NULL:
-                                 the best here (epoll on Linux) */
+    ss_pool_accept_id_t pool_accept; /* prethread: SS_POOL_ACCEPT_QUEUE
+                                 (one thread accepts and queues; the
+                                 default) or _LOCK (each pool thread
+                                 accepts, under a mutex) */
+    ss_poller_id_t poller;    /* event: SS_POLLER_*; 0: the best here */
     size_t coro_stack_size;   /* event: stack per connection; 0: 64 KiB */
     int workers;              /* > 0: a master supervises this many worker
                                  processes, each running `mode` */
-    const char *accept;       /* workers: "shared" (all accept on the one
-                                 socket; the default), "lock" (one at a
-                                 time, a process-shared lock), "reuseport"
-                                 (a socket each, SO_REUSEPORT) */
+    ss_accept_id_t accept;    /* workers: SS_ACCEPT_SHARED (all accept on
+                                 the one socket; the default), _LOCK (one
+                                 at a time, a process-shared lock),
+                                 _REUSEPORT (a socket each, SO_REUSEPORT),
+                                 _PASS (the master accepts, hands over) */
     int max_requests;         /* workers: recycle after this many
                                  connections (+ 0..max_requests_jitter) */
     int max_requests_jitter;
@@ -229,7 +298,8 @@ void ss_config_init(ss_config_t *cfg);
 
 /* Create a server: bind and listen.  Returns 0 and *out, or a negative
  * errno with a message naming the address and the failing call in err
- * (may be NULL); on failure nothing is left behind (no descriptor, no
+ * (may be NULL; a short buffer gets the message cut, always
+ * NUL-terminated); on failure nothing is left behind (no descriptor, no
  * socket file).  Under systemd socket activation (LISTEN_PID is this
  * process, LISTEN_FDS >= 1) it serves the inherited descriptor 3 instead
  * of binding the address. */
@@ -268,10 +338,6 @@ void ss_server_report(ss_server_t *srv);
 /* reopen_logs: ss_log_reopen here, and in every worker (SIGUSR1). */
 void ss_server_reopen_logs(ss_server_t *srv);
 
-/* serve_forever's error when workers keep failing at boot (the master
- * stops rather than respawn them in a loop). */
-#define SS_EWORKERS (-1000)
-
 /* Close the listening socket (and remove its Unix socket file), wait for
  * requests in flight when block_on_close is set (at most grace_ms, then
  * they are cancelled: their waits fail with -ECANCELED), and free the
@@ -296,11 +362,10 @@ const ss_config_t *ss_server_config(const ss_server_t *srv);
 void ss_server_set_handler_data(ss_server_t *srv, void *data);
 void *ss_server_handler_data(const ss_server_t *srv);
 
-/* ---- Modes ------------------------------------------------------------- */
-
-/* The i-th built-in mode's name and one-line summary; NULL past the end. */
-const char *ss_mode_name(size_t i);
-const char *ss_mode_summary(size_t i);
+/* Whether this server's requests may run in different processes (fork
+ * mode, or more than one worker): then state shared between requests
+ * (a chat room) must not live in one process's memory. */
+int ss_server_is_multiprocess(const ss_server_t *srv);
 
 /* ---- Logging ----------------------------------------------------------- */
 
@@ -329,6 +394,10 @@ void ss_log_peer(int level, const char *fmt, ...) SS_PRINTF(2, 3);
  * rotation; it is async-signal-safe. */
 int ss_log_open(const char *path);
 void ss_log_reopen(void);
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(SS_BUILDING_LIBRARY)
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

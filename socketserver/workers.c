@@ -81,34 +81,31 @@ static int init_accept_lock(pthread_mutex_t *lock)
 
 int ss__workers_prepare(ss_server_t *srv, char *err, size_t errlen)
 {
-    if (srv->cfg.workers > SS_MAX_WORKERS) {
-        snprintf(err, errlen, "workers: at most %d", SS_MAX_WORKERS);
-        return -EINVAL;
-    }
     srv->shared = mmap(NULL, sizeof(ss_shared_t), PROT_READ | PROT_WRITE,
                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (srv->shared == MAP_FAILED) {
         srv->shared = NULL;
-        snprintf(err, errlen, "workers: mmap: %s", strerror(errno));
-        return -ENOMEM;
+        return ss__fail(err, errlen, -ENOMEM, "workers: mmap: %s",
+                        strerror(errno));
     }
     srv->master = calloc(1, sizeof(ss_master_t));
     if (!srv->master)
-        return -ENOMEM;
+        return ss__fail(err, errlen, -ENOMEM, "workers: out of memory");
     srv->master->alive_r = srv->master->alive_w = -1;
     srv->master->target = srv->cfg.workers;
-    srv->master->reuseport = srv->cfg.accept &&
-                             !strcmp(srv->cfg.accept, "reuseport");
-    srv->master->pass = srv->cfg.accept && !strcmp(srv->cfg.accept, "pass");
+    srv->master->reuseport = srv->cfg.accept == SS_ACCEPT_REUSEPORT;
+    srv->master->pass = srv->cfg.accept == SS_ACCEPT_PASS;
     for (int i = 0; i < SS_MAX_WORKERS; i++)
         srv->master->sock_fd[i] = -1;
     srv->master->sock_fd[0] = srv->fd;
     int rc = init_accept_lock(&srv->shared->accept_lock);
-    if (rc == 0)
-        rc = ss__make_pipe(&srv->master->alive_r, &srv->master->alive_w);
     if (rc < 0)
-        snprintf(err, errlen, "workers: %s", strerror(-rc));
-    return rc;
+        return ss__fail(err, errlen, rc, "workers: pthread_mutex_init: %s",
+                        strerror(-rc));
+    rc = ss__make_pipe(&srv->master->alive_r, &srv->master->alive_w);
+    if (rc < 0)
+        return ss__fail(err, errlen, rc, "workers: pipe: %s", strerror(-rc));
+    return 0;
 }
 
 void ss__workers_free(ss_server_t *srv)
@@ -242,10 +239,10 @@ static void run_worker(ss_server_t *srv, int slot, int sock, int channel)
     if (rc == 0)
         rc = ss__drop_privileges(srv, err, sizeof(err));
     if (rc == 0 && (rc = srv->mode->open(srv)) < 0)
-        snprintf(err, sizeof(err), "%s mode: %s", srv->mode->name,
-                 strerror(-rc));
+        ss__fail(err, sizeof(err), rc, "%s mode: %s",
+                 ss_choice_name(SS_CHOICE_MODE, srv->cfg.mode), strerror(-rc));
     if (rc == 0 && srv->cfg.worker_init && (rc = srv->cfg.worker_init(srv)) < 0)
-        snprintf(err, sizeof(err), "worker_init failed");
+        ss__fail(err, sizeof(err), rc, "worker_init: %s", strerror(-rc));
     if (rc < 0) {
         ss_log(SS_LOG_ERROR, "worker cannot start: %s",
                err[0] ? err : strerror(-rc));

@@ -177,14 +177,14 @@ void ts_config(ss_config_t *cfg, ts_kind_t kind, const char *mode,
     static char paths[16][128];
     static int next;
     ss_config_init(cfg);
-    cfg->mode = mode;
     if (strncmp(mode, "event-", 6) == 0) { /* "event-poll": that poller */
-        cfg->mode = "event";
-        cfg->poller = mode + 6;
-    }
-    if (strcmp(mode, "prethread-lock") == 0) { /* the design-7 pool */
-        cfg->mode = "prethread";
-        cfg->pool_accept = "lock";
+        cfg->mode = SS_MODE_EVENT;
+        cfg->poller = ss_choice_value(SS_CHOICE_POLLER, mode + 6);
+    } else if (strcmp(mode, "prethread-lock") == 0) { /* the design-7 pool */
+        cfg->mode = SS_MODE_PRETHREAD;
+        cfg->pool_accept = SS_POOL_ACCEPT_LOCK;
+    } else {
+        cfg->mode = ss_choice_value(SS_CHOICE_MODE, mode);
     }
     cfg->handler = handler;
     cfg->grace_ms = 2000;

@@ -21,7 +21,7 @@ static ss_server_t *fuzz_server(void)
                  (long)getpid());
         ss_config_init(&cfg);
         cfg.address = path;
-        cfg.mode = "sync";
+        cfg.mode = SS_MODE_SYNC;
         cfg.handler = &none;
         cfg.timeout_ms = 1000; /* a bug that waits for ever shows up */
         if (ss_server_create(&srv, &cfg, NULL, 0) < 0)

@@ -65,28 +65,31 @@ typedef struct ss_mode {
     void (*release)(ss_server_t *srv);
 } ss_mode_t;
 
-/* ---- Workers (workers.c) ------------------------------------------------ */
-
-#define SS_MAX_WORKERS 256
-#define SS_WORKER_BOOT_FAILED 3 /* a worker's exit status: it could not start */
-
-/* One per worker, in memory shared by the master and every worker: the
- * worker writes, the master reads (heartbeat, counters). */
-typedef struct ss_worker_slot {
-    atomic_int pid;
-    atomic_llong alive_ms;   /* the worker's loop stamps it each pass */
-    atomic_llong started_ms;
-    atomic_long served;      /* connections (or datagrams) taken */
-    atomic_long open;        /* of those, not yet finished */
-    atomic_int retire;       /* accept "pass": it asks to be recycled */
-} ss_worker_slot_t;
-
-typedef struct ss_shared {
-    pthread_mutex_t accept_lock; /* accept "lock": process-shared, robust */
-    ss_worker_slot_t slots[SS_MAX_WORKERS];
-} ss_shared_t;
-
-typedef struct ss_master ss_master_t; /* the master's own state */
+/* ---- Hooks a process layer installs (worker.c, master.c) --------------
+ * The serve loop and the accept layer call these when set, and never name
+ * the layer that set them: a worker or a master is one more strategy,
+ * chosen once at create.  Each may be NULL. */
+typedef struct ss_loop_hooks {
+    /* At the top of each pass; may shorten *timeout_ms (a heartbeat). */
+    void (*before_pass)(ss_server_t *srv, int *timeout_ms);
+    /* Whether this pass may accept (an accept lock taken); when not, it
+     * may shorten *timeout_ms to try again soon. */
+    int (*try_accept)(ss_server_t *srv, int *timeout_ms);
+    /* After the pass's accept, before the request is served (the lock
+     * let go), when try_accept said yes. */
+    void (*accept_done)(ss_server_t *srv);
+    /* A request was taken / has finished (counters, recycling). */
+    void (*took)(ss_server_t *srv);
+    void (*finished)(ss_server_t *srv);
+    /* One more descriptor the loop watches (-1: none), and what to do
+     * when it is readable (a worker's lifeline to its master). */
+    int watch_fd;
+    void (*watch_ready)(ss_server_t *srv);
+    /* Replaces the serve loop (a master supervises instead of serving). */
+    int (*serve)(ss_server_t *srv);
+    /* Frees the layer's state (srv->process) with the server. */
+    void (*release)(ss_server_t *srv);
+} ss_loop_hooks_t;
 
 struct ss_server {
     ss_config_t cfg;
@@ -105,26 +108,38 @@ struct ss_server {
     atomic_int shutdown_requested; /* lock-free: set from signal handlers */
     atomic_llong hard_stop_at_ms; /* 0, or when waits start to fail */
     atomic_int refs;              /* the owner plus each running request */
+    atomic_int stop_now;          /* fast stop asked (SIGQUIT) */
 
-    long long accept_paused_until_ms; /* after EMFILE and friends */
-    long long accept_error_logged_ms;
+    /* The accept layer's: written by whoever accepts (in prethread-lock
+     * mode, pool threads), read by the loop -- hence atomic. */
+    atomic_llong accept_paused_until_ms; /* after EMFILE and friends */
+    atomic_llong accept_error_logged_ms;
+    int passed; /* fd is a channel of passed connections, not a listener */
     unsigned char *datagram_buf; /* max_datagram bytes */
-    void *handler_data;          /* ss_server_set_handler_data */
-    int handler_opened;          /* handler->close is owed */
 
-    /* With workers: the master's state (NULL in a worker), the shared
-     * memory, and in a worker its slot, the read end of the master's
-     * lifeline (EOF: the master died) and when to recycle. */
-    ss_master_t *master;
-    ss_shared_t *shared;
-    uid_t run_uid; /* workers drop to these (user, group); -1: keep */
+    void *handler_data; /* ss_server_set_handler_data */
+    int handler_opened; /* handler->close is owed */
+    uid_t run_uid;      /* serve as these (user, group); -1: keep */
     gid_t run_gid;
-    ss_worker_slot_t *slot;
-    int parent_fd;
-    int passed; /* accept "pass": fd is a channel the master writes to */
-    long recycle_after;
-    atomic_int stop_now; /* fast stop asked (SIGQUIT) */
+
+    ss_loop_hooks_t hooks;
+    void *process;  /* the process layer's state: a worker's or a master's */
+    int supervises; /* a master: it runs no requests of its own */
 };
+
+/* How a request waits: the one seam between the request functions and a
+ * mode.  The default polls (wait.c); the event mode installs its own in
+ * each coroutine's request, and the request functions never know. */
+typedef struct ss_waiter {
+    /* Same contract as ss__wait below. */
+    int (*wait)(ss_request_t *req, struct pollfd *fds, unsigned nfds,
+                long long deadline_ms);
+    /* After each call that moved bytes: a chance to let others run (a
+     * client that always has data must not starve them).  NULL: none. */
+    void (*progress)(ss_request_t *req);
+    /* Before a descriptor the request waited on is closed.  NULL: none. */
+    void (*forget)(ss_request_t *req, int fd);
+} ss_waiter_t;
 
 struct ss_request {
     ss_server_t *server;
@@ -140,25 +155,31 @@ struct ss_request {
      * or the whole datagram. */
     char *in;
     size_t in_off, in_len, in_cap;
-    void *task; /* event mode: the coroutine running this request */
-    int counted; /* in a worker's open count (ss__worker_took) */
+    const ss_waiter_t *waiter;
+    void *waiter_data; /* the waiter's own (the event mode's task) */
+    int counted;       /* hooks.took was called: hooks.finished is owed */
 };
 
-/* util.c */
+/* ---- Layer 0: util.c, log.c, error.c, addr.c ----------------------- */
 long long ss__now_ms(void);
 int ss__set_nonblocking_cloexec(int fd);
 int ss__set_new_fd_flags(int fd);
 int ss__make_pipe(int *r, int *w);
-/* util.c: share ss_log_peer's limit with the processes this one forks
+void ss__close_fd(int *fd);
+/* log.c: share ss_log_peer's limit with the processes this one forks
  * from now on (called by ss_server_create, before any fork of ours). */
 void ss__log_share_peer_limit(void);
-/* util.c: when the serve loop should report lines ss_log_peer dropped
+/* log.c: when the serve loop should report lines ss_log_peer dropped
  * that no later line has reported (ms from now_ms, 0: now, -1: nothing
  * to report), and the report itself once due. */
 long long ss__log_peer_due_ms(long long now_ms);
 void ss__log_peer_flush(void);
 
-/* addr.c */
+/* error.c: write the message into err when given (cut to errlen, always
+ * NUL-terminated; NULL or 0: none) and return rc. */
+int ss__fail(char *err, size_t errlen, int rc, const char *fmt, ...)
+    SS_PRINTF(4, 5);
+
 typedef struct ss_addr_parts {
     int is_unix;
     char host[256]; /* empty: any address */
@@ -170,7 +191,38 @@ int ss__addr_parse(const char *text, ss_addr_parts_t *out, char *err,
 void ss__addr_format(const struct sockaddr *sa, socklen_t len, char *buf,
                      size_t cap);
 
-/* request.c */
+/* ---- Layer 1: lifetime.c, listen.c, wait.c, privileges.c ------------ */
+
+/* lifetime.c: a server object with no resources yet (every descriptor
+ * -1), or NULL; references (the owner holds one, each running request
+ * one: the last one out frees it, releasing everything it holds). */
+ss_server_t *ss__server_alloc(const ss_config_t *cfg);
+void ss__server_ref(ss_server_t *srv);
+void ss__server_unref(ss_server_t *srv);
+
+/* listen.c: the server's socket -- inherited from systemd, or bound to
+ * cfg.address -- with its address recorded: 0, or -errno with the failing
+ * call named in err.  bind_again: another listener on the bound address
+ * (accept "reuseport"): the descriptor, or -errno. */
+int ss__listen(ss_server_t *srv, char *err, size_t errlen);
+int ss__bind_again(ss_server_t *srv, char *err, size_t errlen);
+
+/* wait.c: block until one of fds is ready (revents set; returns how
+ * many), deadline_ms passes (-ETIMEDOUT), or the server cancels its
+ * requests (-ECANCELED).  Deadlines are absolute, in ss__now_ms time; 0
+ * means none.  With nfds 0 it just waits for the time. */
+extern const ss_waiter_t ss__poll_waiter;
+int ss__wait(ss_request_t *req, struct pollfd *fds, unsigned nfds,
+             long long deadline_ms);
+int ss__wait_fd(ss_request_t *req, int fd, short events,
+                long long deadline_ms);
+long long ss__call_deadline(const ss_request_t *req);
+
+/* privileges.c */
+int ss__resolve_identity(ss_server_t *srv, char *err, size_t errlen);
+int ss__drop_privileges(ss_server_t *srv, char *err, size_t errlen);
+
+/* ---- Layer 2: request.c, io.c, connect.c, accept.c ------------------ */
 ss_request_t *ss__request_new(ss_server_t *srv, int fd,
                               const struct sockaddr *peer, socklen_t peer_len);
 int ss__request_set_datagram(ss_request_t *req, const void *data, size_t len);
@@ -178,58 +230,38 @@ void ss__request_run(ss_request_t *req);
 void ss__request_free(ss_request_t *req);
 void ss__request_forget(ss_request_t *req);
 void ss__request_drop(ss_request_t *req);
-int ss__wait(ss_request_t *req, struct pollfd *fds, unsigned nfds,
-             long long deadline_ms);
-int ss__wait_fd(ss_request_t *req, int fd, short events,
-                long long deadline_ms);
-long long ss__call_deadline(const ss_request_t *req);
 
-/* server.c */
-void ss__server_ref(ss_server_t *srv);
-void ss__server_unref(ss_server_t *srv);
-void ss__server_cancel_requests(ss_server_t *srv);
-long long ss__grace_deadline_ms(const ss_server_t *srv);
-void ss__close_fd(int *fd);
-ss_request_t *ss__server_take_request(ss_server_t *srv);
+/* accept.c: accept(2) with the error policy every caller needs (the
+ * descriptor, or -1: retry later; a lack of descriptors pauses
+ * accepting); and one ready connection or datagram that passed
+ * verify_request, or NULL (one caller at a time). */
 int ss__accept_raw(ss_server_t *srv, struct sockaddr_storage *peer,
                    socklen_t *len);
-int ss__bind_again(ss_server_t *srv, char *err, size_t errlen);
+ss_request_t *ss__server_take_request(ss_server_t *srv);
 
-/* mode_event.c: the wait seam when req->task is set */
-int ss__event_wait(ss_request_t *req, struct pollfd *fds, unsigned nfds,
-                   long long deadline_ms);
-void ss__event_maybe_yield(ss_request_t *req);
-void ss__event_forget(ss_request_t *req, int fd);
-
-/* privileges.c */
-int ss__resolve_identity(ss_server_t *srv, char *err, size_t errlen);
-int ss__drop_privileges(ss_server_t *srv, char *err, size_t errlen);
-
-/* workers.c */
-int ss__workers_prepare(ss_server_t *srv, char *err, size_t errlen);
-int ss__master_serve(ss_server_t *srv);
-void ss__workers_free(ss_server_t *srv);
-/* server.c: the handler's open once more, for a master's reload: 0, or
- * -errno with the old state kept. */
+/* ---- Layer 3: server.c, handler.c ----------------------------------- */
+void ss__server_cancel_requests(ss_server_t *srv);
+long long ss__grace_deadline_ms(const ss_server_t *srv);
+/* handler.c: the handler's open at create (its close is then owed), and
+ * once more for a master's reload: 0, or -errno with the old state kept
+ * and the reason logged. */
+int ss__open_handler(ss_server_t *srv, char *err, size_t errlen);
 int ss__reopen_handler(ss_server_t *srv);
-void ss__worker_loop_pass(ss_server_t *srv, int *timeout_ms);
-void ss__worker_took(ss_server_t *srv);
-void ss__worker_finished(ss_server_t *srv);
-int ss__worker_lock_accept(ss_server_t *srv);
-void ss__worker_unlock_accept(ss_server_t *srv);
 
-/* modes.c: the strategy for an id (SS_MODE_DEFAULT: thread), or NULL. */
+/* ---- Layer 4: modes.c, mode_*.c ------------------------------------- */
+/* The strategy for an id (SS_MODE_DEFAULT: thread), or NULL. */
 const ss_mode_t *ss__mode_for(ss_mode_id_t id);
-
-/* error.c: write the message into err when given (cut to errlen, always
- * NUL-terminated; NULL or 0: none) and return rc. */
-int ss__fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-    SS_PRINTF(4, 5);
 
 extern const ss_mode_t ss__mode_sync;
 extern const ss_mode_t ss__mode_fork;
 extern const ss_mode_t ss__mode_thread;
 extern const ss_mode_t ss__mode_event;
 extern const ss_mode_t ss__mode_prethread;
+
+/* ---- Layer 5: master.c (and worker.c, which it starts) --------------- */
+#define SS_MAX_WORKERS 256
+/* Make srv a master of cfg.workers workers: its state and hooks, 0 or
+ * -errno with the reason in err. */
+int ss__master_prepare(ss_server_t *srv, char *err, size_t errlen);
 
 #endif /* SOCKETSERVER_INTERNAL_H */

@@ -100,7 +100,8 @@ static ss_request_t *accept_locked(ss_server_t *srv, pool_state_t *st)
     pthread_mutex_lock(&st->accept_lock);
     ss_request_t *req = NULL;
     if (!st->accept_closed && !atomic_load(&srv->shutdown_requested)) {
-        long long pause = srv->accept_paused_until_ms - ss__now_ms();
+        long long pause =
+            atomic_load(&srv->accept_paused_until_ms) - ss__now_ms();
         struct pollfd pfd[2] = {{pause > 0 ? -1 : srv->fd, POLLIN, 0},
                                 {srv->wake_r, POLLIN, 0}};
         int n = poll(pfd, 2, pause > 0 ? (int)pause : -1);

@@ -1,0 +1,184 @@
+/* accept.c -- taking connections and datagrams: accept(2) and its error
+ * policy (transient errors retried, a lack of descriptors pauses
+ * accepting instead of spinning), connections passed over a channel,
+ * datagrams read whole or dropped, and verify_request's verdict. */
+#include "internal.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define ACCEPT_PAUSE_MS 100 /* after EMFILE and friends */
+#define ACCEPT_LOG_INTERVAL_MS 1000
+
+/* Errors after which the next accept may well succeed: the connection was
+ * lost before we took it, or accept(2)'s list of already-pending network
+ * errors. */
+static int accept_error_is_transient(int err)
+{
+    switch (err) {
+    case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+    case EWOULDBLOCK:
+#endif
+    case EINTR:
+    case ECONNABORTED:
+    case EPROTO:
+    case ENETDOWN:
+    case ENOPROTOOPT:
+    case EHOSTDOWN:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case ENETUNREACH:
+    case EPERM: /* a firewall refused it */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* Out of descriptors or memory: the connection stays queued and the
+ * listener stays readable, so retrying at once would spin.  Stop watching
+ * the listener for a moment instead, and say so at most once a second. */
+static void pause_accepting(ss_server_t *srv, int err)
+{
+    long long now = ss__now_ms();
+    atomic_store(&srv->accept_paused_until_ms, now + ACCEPT_PAUSE_MS);
+    long long logged = atomic_load(&srv->accept_error_logged_ms);
+    if (now - logged >= ACCEPT_LOG_INTERVAL_MS &&
+        atomic_compare_exchange_strong(&srv->accept_error_logged_ms, &logged,
+                                       now)) {
+        ss_log(SS_LOG_ERROR, "accept %s: %s; pausing accepts for %d ms",
+               srv->address, strerror(err), ACCEPT_PAUSE_MS);
+    }
+}
+
+/* verify_request's verdict: a rejected request is closed here. */
+static int verified(ss_server_t *srv, ss_request_t *req)
+{
+    if (!srv->cfg.verify_request || srv->cfg.verify_request(srv, req))
+        return 1;
+    ss_log_peer(SS_LOG_DEBUG, "%s: rejected by verify_request", ss_peer(req));
+    ss__request_drop(req);
+    return 0;
+}
+
+/* accept(2) with the error handling every caller needs: the descriptor,
+ * or -1 (retry later; a lack of descriptors pauses accepting). */
+int ss__accept_raw(ss_server_t *srv, struct sockaddr_storage *peer,
+                   socklen_t *len)
+{
+    *len = sizeof(*peer);
+    int fd = accept(srv->fd, (struct sockaddr *)peer, len);
+    if (fd < 0 && !accept_error_is_transient(errno))
+        pause_accepting(srv, errno);
+    return fd;
+}
+
+/* A connection handed over by the master (accept "pass"): one message per
+ * connection, its descriptor as SCM_RIGHTS and its peer address as data.
+ * The descriptor, or -1. */
+static int receive_passed(ss_server_t *srv, struct sockaddr_storage *peer,
+                          socklen_t *len)
+{
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } control;
+    struct iovec iov = {peer, sizeof(*peer)};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = control.buf,
+                         .msg_controllen = sizeof(control.buf)};
+    ssize_t n = recvmsg(srv->fd, &msg, 0);
+    struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+    if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+        return -1;
+    int fd;
+    memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+    *len = (socklen_t)n;
+    return fd;
+}
+
+/* A new connection, or NULL when there was none after all. */
+static ss_request_t *accept_one(ss_server_t *srv)
+{
+    struct sockaddr_storage peer;
+    socklen_t len;
+    int fd = srv->passed ? receive_passed(srv, &peer, &len)
+                         : ss__accept_raw(srv, &peer, &len);
+    if (fd < 0)
+        return NULL;
+    if ((srv->passed ? ss__set_nonblocking_cloexec(fd)
+                     : ss__set_new_fd_flags(fd)) < 0) {
+        close(fd);
+        return NULL;
+    }
+    if (srv->cfg.tcp_nodelay && srv->family != AF_UNIX) {
+        int on = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    }
+    ss_request_t *req = ss__request_new(srv, fd, (struct sockaddr *)&peer, len);
+    if (!req) {
+        ss_log(SS_LOG_ERROR, "out of memory: dropping a connection");
+        close(fd);
+    }
+    return req;
+}
+
+/* Read one datagram.  MSG_TRUNC in msg_flags says it was longer than our
+ * buffer: report and drop it rather than hand the handler a cut one.
+ * The request, or NULL when there was none to serve. */
+static ss_request_t *receive_one(ss_server_t *srv)
+{
+    struct sockaddr_storage peer;
+    struct iovec iov = {srv->datagram_buf, srv->cfg.max_datagram};
+    struct msghdr msg = {.msg_name = &peer, .msg_namelen = sizeof(peer),
+                         .msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t n = recvmsg(srv->fd, &msg, 0);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            ss_log(SS_LOG_DEBUG, "recvmsg %s: %s", srv->address,
+                   strerror(errno));
+        return NULL;
+    }
+    /* An unnamed Unix datagram sender comes with no address at all. */
+    if (msg.msg_namelen == 0) {
+        peer.ss_family = (sa_family_t)srv->family;
+        msg.msg_namelen = sizeof(sa_family_t);
+    }
+    if (msg.msg_flags & MSG_TRUNC) {
+        char from[SS_ADDRSTRLEN];
+        ss__addr_format((struct sockaddr *)&peer, msg.msg_namelen, from,
+                        sizeof(from));
+        ss_log_peer(SS_LOG_WARN, "%s: datagram dropped: longer than "
+                    "max_datagram (%zu bytes)", from, srv->cfg.max_datagram);
+        return NULL;
+    }
+    ss_request_t *req = ss__request_new(srv, srv->fd, (struct sockaddr *)&peer,
+                                        msg.msg_namelen);
+    if (!req || ss__request_set_datagram(req, srv->datagram_buf,
+                                         (size_t)n) < 0) {
+        ss_log(SS_LOG_ERROR, "out of memory: dropping a datagram");
+        ss__request_free(req);
+        return NULL;
+    }
+    return req;
+}
+
+/* Take one connection or datagram that is ready and has passed
+ * verify_request, or NULL.  The serve loop calls it; so do modes whose
+ * threads accept for themselves (one at a time: not thread-safe). */
+ss_request_t *ss__server_take_request(ss_server_t *srv)
+{
+    ss_request_t *req = srv->cfg.datagram ? receive_one(srv) : accept_one(srv);
+    if (!req || !verified(srv, req))
+        return NULL;
+    if (srv->hooks.took) { /* a worker: count it for the master's report */
+        req->counted = 1;
+        srv->hooks.took(srv);
+    }
+    return req;
+}

@@ -1,0 +1,72 @@
+/* event.h -- private to the event mode: its scheduler (event_loop.c:
+ * coroutines over a poller, timers, the waiter it installs in each
+ * request) and the mode built on it (mode_event.c). */
+#ifndef SOCKETSERVER_EVENT_H
+#define SOCKETSERVER_EVENT_H
+
+#include "internal.h"
+
+#include "coro.h"
+#include "poller.h"
+
+#define SS_EVENT_BUDGET 32         /* calls before a forced yield */
+#define SS_EVENT_FIRED 256         /* events taken per poller wait */
+#define SS_EVENT_STACK_CACHE 64    /* idle coroutine stacks kept */
+
+typedef struct event_state event_state_t;
+
+typedef struct ev_task {
+    ss_coro_t *coro;
+    ss_request_t *req;
+    event_state_t *st;
+    struct pollfd *wait_fds; /* the current wait's descriptors */
+    unsigned wait_n;
+    int wait_result;         /* >0 ready, -ETIMEDOUT, -ECANCELED */
+    long long timer_at;      /* 0: no timer */
+    int heap_index;          /* -1: not in the heap */
+    int ready;               /* queued to run */
+    int budget;
+    struct ev_task *next_ready;
+    struct ev_task *prev, *next; /* every live task */
+} ev_task_t;
+
+typedef struct fd_slot {
+    ev_task_t *reader, *writer;
+    int mask;    /* what the poller watches */
+    int is_loop; /* one of the server loop's own descriptors */
+} fd_slot_t;
+
+struct event_state {
+    const ss_poller_ops_t *poller;
+    void *pstate;
+    fd_slot_t *fds;
+    int fds_cap;
+    ss_fired_t fired[SS_EVENT_FIRED];
+    ev_task_t **heap; /* timers, earliest first */
+    int heap_len, heap_cap;
+    ev_task_t *ready_head, *ready_tail;
+    ev_task_t *tasks;
+    int live;
+    int cancelled; /* past the grace period: every wait fails */
+    int loop_fds[4]; /* the server loop's: wake, listener, mode, parent */
+    ss_coro_ctx_t scheduler;
+    ss_coro_t *stack_cache[SS_EVENT_STACK_CACHE];
+    int cached;
+    size_t stack_size;
+};
+
+/* One pass: wait for descriptors and timers (at most timeout_ms), wake
+ * their tasks, run what is ready.  Fills the revents of the loop's own
+ * descriptors (loop[0..nloop), at most 4) and returns how many fired. */
+int ss__event_run_pass(event_state_t *st, struct pollfd *loop, unsigned nloop,
+                       int timeout_ms);
+/* Start req's coroutine and run it until it first waits: 0 or -ENOMEM. */
+int ss__event_spawn(event_state_t *st, ss_request_t *req);
+/* Wake every waiting task with -ECANCELED; later waits fail at once. */
+void ss__event_cancel_all(event_state_t *st);
+/* Run passes until no task is left or deadline_ms. */
+void ss__event_drive_until(event_state_t *st, long long deadline_ms);
+/* Free the state and everything cached in it. */
+void ss__event_state_free(event_state_t *st);
+
+#endif

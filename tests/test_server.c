@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -236,9 +237,10 @@ static void test_bad_config_is_named(void)
     ss_config_t cfg;
     ss_server_t *srv;
     char err[256];
-    ts_config(&cfg, TS_TCP4, "nonesuch", &ss_handler_echo);
+    ts_config(&cfg, TS_TCP4, "sync", &ss_handler_echo);
+    cfg.mode = (ss_mode_id_t)99; /* names are the CLI's: the enum is checked */
     CU_ASSERT_EQUAL(ss_server_create(&srv, &cfg, err, sizeof(err)), -EINVAL);
-    CU_ASSERT(strstr(err, "nonesuch") != NULL);
+    CU_ASSERT(strstr(err, "mode 99") != NULL);
     ts_config(&cfg, TS_TCP4, "sync", NULL);
     CU_ASSERT_EQUAL(ss_server_create(&srv, &cfg, err, sizeof(err)), -EINVAL);
     ts_config(&cfg, TS_TCP4, "sync", &ss_handler_echo);
@@ -495,6 +497,39 @@ static void test_thread_stack_size(void)
 /* A thread that cannot be created (its stack cannot be mapped) sheds that
  * one connection: the client sees a clean close, and the server lives on
  * to serve the next one once threads can be made again. */
+/* prethread-lock: the pool's threads accept, and out of descriptors they
+ * pause accepting, a pause the serve loop reads on each pass (unlocked
+ * before it was atomic: TSan saw the race).  Queued clients wait out the
+ * shortage and are then served, each one. */
+static void test_pool_lock_pauses_on_emfile(void)
+{
+    test_server_t ts;
+    if (!ts_start_case(&ts, TS_TCP4, "prethread-lock", &ss_handler_echo))
+        return;
+    struct rlimit was;
+    CU_ASSERT_FATAL(getrlimit(RLIMIT_NOFILE, &was) == 0);
+    int fds[4];
+    for (size_t i = 0; i < COUNT(fds); i++)
+        fds[i] = ts_connect(ts.address, 0);
+    int lowest_free = dup(0); /* the next descriptor accept would get */
+    close(lowest_free);
+    struct rlimit low = was;
+    low.rlim_cur = (rlim_t)lowest_free; /* every accept now fails: EMFILE */
+    CU_ASSERT_FATAL(setrlimit(RLIMIT_NOFILE, &low) == 0);
+    for (size_t i = 0; i < COUNT(fds); i++)
+        ts_send_str(fds[i], "queued\n");
+    ts_sleep_ms(350); /* several 100 ms pauses, the loop passing meanwhile */
+    CU_ASSERT(setrlimit(RLIMIT_NOFILE, &was) == 0);
+    for (size_t i = 0; i < COUNT(fds); i++) {
+        char buf[64];
+        CU_ASSERT(fds[i] >= 0);
+        CU_ASSERT(ts_read_until(fds[i], buf, sizeof(buf), "queued\n",
+                                TS_IO_TIMEOUT_MS) == 7);
+        ts_hang_up(fds[i]);
+    }
+    ts_stop(&ts);
+}
+
 static void test_thread_create_failure_sheds(void)
 {
     ss_config_t cfg;
@@ -776,6 +811,9 @@ void register_server_tests(void)
                 test_thread_stack_size);
     CU_add_test(s, "failed thread creation sheds one connection",
                 test_thread_create_failure_sheds);
+    CU_add_test(s, "prethread-lock: out of descriptors, accepts pause, "
+                   "then serve",
+                test_pool_lock_pauses_on_emfile);
     CU_add_test(s, "reuse_port: two servers on one port",
                 test_reuse_port);
     CU_add_test(s, "rejected clients that linger do not stall the loop",

@@ -62,8 +62,11 @@ static const choice_row_t *table(ss_choice_t kind, int *count)
     case SS_CHOICE_POOL_ACCEPT:
         *count = ROWS(pool_accepts);
         return pool_accepts;
-    default:
+    case SS_CHOICE_POLLER:
         *count = SS_POLLER_SELECT;
+        return NULL;
+    default: /* not a kind: no values */
+        *count = 0;
         return NULL;
     }
 }
@@ -79,8 +82,8 @@ int ss_choice_count(ss_choice_t kind)
 static int resolve(ss_choice_t kind, int value)
 {
     int count = ss_choice_count(kind);
-    if (value < 0 || value > count)
-        return -1;
+    if (count == 0 || value < 0 || value > count)
+        return -1; /* not a kind, or not a value of it */
     if (value == 0 && kind == SS_CHOICE_POLLER)
         return 0; /* the poller table resolves its own default */
     return value == 0 ? defaults[kind] : value;

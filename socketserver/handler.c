@@ -19,8 +19,8 @@ static int call_open(ss_server_t *srv, char *err, size_t errlen)
     if (rc < 0 && why[0])
         return ss__fail(err, errlen, rc, "%s", why);
     if (rc < 0)
-        return ss__fail(err, errlen, rc, "%s handler: %s", h->name,
-                        ss_strerror(rc));
+        return ss__fail(err, errlen, rc, "%s: open: %s",
+                        ss__handler_name(h), ss_strerror(rc));
     return 0;
 }
 
@@ -49,7 +49,7 @@ int ss__reopen_handler(ss_server_t *srv)
     if (rc < 0) {
         srv->handler_data = old;
         ss_log(SS_LOG_ERROR, "reload: %s: %s; the handler stays as it was",
-               h->name, err);
+               ss__handler_name(h), err);
         return rc;
     }
     void *fresh = srv->handler_data;

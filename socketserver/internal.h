@@ -161,6 +161,13 @@ struct ss_request {
 };
 
 /* ---- Layer 0: util.c, log.c, error.c, addr.c ----------------------- */
+
+/* A handler's name for messages: it may have none. */
+static inline const char *ss__handler_name(const ss_handler_t *h)
+{
+    return h && h->name ? h->name : "handler";
+}
+
 long long ss__now_ms(void);
 int ss__set_nonblocking_cloexec(int fd);
 int ss__set_new_fd_flags(int fd);

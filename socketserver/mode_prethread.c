@@ -158,8 +158,10 @@ static int start_threads(ss_server_t *srv, pool_state_t *st)
     int err = srv->cfg.thread_stack_size
                   ? pthread_attr_setstacksize(&attr, srv->cfg.thread_stack_size)
                   : 0;
-    for (; !err && st->started < st->nthreads; st->started++)
-        err = pthread_create(&st->threads[st->started], &attr, pool_main, srv);
+    while (!err && st->started < st->nthreads) /* only started ones count */
+        if (!(err = pthread_create(&st->threads[st->started], &attr,
+                                   pool_main, srv)))
+            st->started++;
     pthread_attr_destroy(&attr);
     return -err;
 }

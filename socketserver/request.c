@@ -99,7 +99,8 @@ static void report_error(ss_request_t *req, int err)
     }
     int quiet = err == -ECONNRESET || err == -EPIPE || err == -ECANCELED;
     ss_log_peer(quiet ? SS_LOG_DEBUG : SS_LOG_WARN, "%s: %s: %s",
-                srv->cfg.handler->name, ss_peer(req), strerror(-err));
+                ss__handler_name(srv->cfg.handler), ss_peer(req),
+                strerror(-err));
 }
 
 /* setup, handle, finish -- finish always -- then report any failure. */

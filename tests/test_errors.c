@@ -77,7 +77,7 @@ static void expect_failure(const ss_config_t *cfg, prep_fn prep, int want,
     for (int way = 0; way < 4; way++) {
         static const size_t lens[] = {0, 0, 1, 256};
         static const char *const names[] = {"err NULL", "errlen 0",
-                                             "1-byte err", "256-byte err"};
+                                            "1-byte err", "256-byte err"};
         char where[sizeof(ts_where)];
         snprintf(where, sizeof(where), "%s", ts_where);
         snprintf(ts_where + strlen(ts_where),
@@ -88,8 +88,7 @@ static void expect_failure(const ss_config_t *cfg, prep_fn prep, int want,
         if (prep)
             prep();
         ss_server_t *srv = (ss_server_t *)&rcs; /* must become NULL */
-        int rc = ss_server_create(&srv, cfg, way == 0 ? NULL : msg,
-                                  lens[way]);
+        int rc = ss_server_create(&srv, cfg, way == 0 ? NULL : msg, lens[way]);
         rcs[way] = rc;
         CHECK(rc < 0);
         if (want)
@@ -153,9 +152,8 @@ static void test_no_address(void)
 
 static void test_bad_address(void)
 {
-    static const char *const bad[] = {"127.0.0.1",       "unix:",
-                                      "[::1:80",         "host:99999",
-                                      "127.0.0.1:port",  "",
+    static const char *const bad[] = {"127.0.0.1",  "unix:",          "[::1:80",
+                                      "host:99999", "127.0.0.1:port", "",
                                       "a:b:1"};
     for (size_t i = 0; i < COUNT(bad); i++) {
         ss_config_t cfg;
@@ -174,8 +172,7 @@ static void test_unresolvable_host(void)
     snprintf(ts_where, sizeof(ts_where), "unresolvable host");
     /* "resolve ..." -- or, should a resolver answer for .invalid, the
      * bind of an address that is not this machine's: the same errno. */
-    expect_failure(&cfg, NULL, -EADDRNOTAVAIL,
-                   WORDS("no-such-host.invalid:0"));
+    expect_failure(&cfg, NULL, -EADDRNOTAVAIL, WORDS("no-such-host.invalid:0"));
 }
 
 typedef struct {
@@ -439,8 +436,7 @@ static int run_in_child(int (*fn)(void), int timeout_ms)
         }
         ts_sleep_ms(10);
     }
-    return WIFEXITED(status) ? WEXITSTATUS(status)
-                             : 128 + WTERMSIG(status);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 /* The prethread pool's threads cannot start (a stack mprotect refuses):
@@ -533,9 +529,8 @@ static const ss_handler_t silent = {.name = "silent",
                                     .handle = quiet_handle,
                                     .open = open_silent,
                                     .close = counting_close};
-static const ss_handler_t positive = {.name = "positive",
-                                      .handle = quiet_handle,
-                                      .open = open_positive};
+static const ss_handler_t positive = {
+    .name = "positive", .handle = quiet_handle, .open = open_positive};
 
 static void test_handler_open_fails(void)
 {
@@ -560,8 +555,7 @@ static void test_handler_open_fails(void)
         cfg.workers = workers;
         snprintf(ts_where, sizeof(ts_where), "open without one, %d workers",
                  workers);
-        expect_failure(&cfg, NULL, -EACCES,
-                       WORDS("silent", strerror(EACCES)));
+        expect_failure(&cfg, NULL, -EACCES, WORDS("silent", strerror(EACCES)));
         CHECK(counts.opens == 4 && counts.closes == 0);
     }
     ss_config_t cfg;
@@ -624,9 +618,8 @@ static void test_activation_wrong_fd(void)
                 return;
             fd = p[0];
         } else {
-            fd = socket(AF_INET, cases[i].fd_kind == 1 ? SOCK_DGRAM
-                                                       : SOCK_STREAM,
-                        0);
+            fd = socket(AF_INET,
+                        cases[i].fd_kind == 1 ? SOCK_DGRAM : SOCK_STREAM, 0);
             if (!CHECK(fd >= 0))
                 return;
         }
@@ -712,8 +705,7 @@ static void test_choices(void)
         CHECK(ss_choice_value(kind, NULL) == -1);
     }
     CU_ASSERT_EQUAL(ss_choice_value(SS_CHOICE_MODE, "event"), SS_MODE_EVENT);
-    CU_ASSERT_EQUAL(ss_choice_value(SS_CHOICE_ACCEPT, "pass"),
-                    SS_ACCEPT_PASS);
+    CU_ASSERT_EQUAL(ss_choice_value(SS_CHOICE_ACCEPT, "pass"), SS_ACCEPT_PASS);
     CU_ASSERT_EQUAL(ss_choice_value(SS_CHOICE_POLLER, "select"),
                     SS_POLLER_SELECT);
     /* the names of one kind are not another's */
@@ -730,8 +722,8 @@ static int unknown_kinds(void)
         ss_choice_t kind = (ss_choice_t)bad[i];
         int count = ss_choice_count(kind);
         if (count != 0) {
-            fprintf(stderr, "kind %d: ss_choice_count is %d, not 0\n",
-                    bad[i], count);
+            fprintf(stderr, "kind %d: ss_choice_count is %d, not 0\n", bad[i],
+                    count);
             failed = 1;
         }
         for (int v = 0; v <= 1; v++)
@@ -782,12 +774,10 @@ void register_errors_tests(void)
                 test_prethread_threads_fail);
     CU_add_test(s, "create: no memory for the datagram buffer",
                 test_datagram_buffer_fails);
-    CU_add_test(s, "create: the handler's open fails",
-                test_handler_open_fails);
+    CU_add_test(s, "create: the handler's open fails", test_handler_open_fails);
     CU_add_test(s, "create: socket activation, descriptor 3 of a wrong kind",
                 test_activation_wrong_fd);
-    CU_add_test(s, "ss_strerror: errno values and SS_EWORKERS",
-                test_strerror);
+    CU_add_test(s, "ss_strerror: errno values and SS_EWORKERS", test_strerror);
     CU_add_test(s, "ss_choice_*: names, summaries, values, defaults",
                 test_choices);
     CU_add_test(s, "ss_choice_*: an unknown kind has no values",

@@ -5,6 +5,8 @@
 #   make test        CUnit suites, plain and then under ASan + UBSan
 #   make MODE=fork   a CLI whose default mode is fork (--mode still wins)
 #   make install PREFIX=/usr/local DESTDIR=
+#   make format  clang-format every source in place (format-check: list
+#                the files that differ, and fail)
 
 SHELL   := /bin/bash
 CC      ?= cc
@@ -33,16 +35,32 @@ CLI_OBJ  = $(call obj,$(CLI_SRC))
 TEST_OBJ = $(call obj,$(TEST_SRC))
 EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 
+# The shared library exports only what socketserver.h declares: the
+# library's objects are compiled with hidden visibility, and the header
+# turns it back on for its declarations.  The static library is built from
+# the same objects (hidden symbols still link statically).
+LIB_CFLAGS = -fvisibility=hidden -DSS_BUILDING_LIBRARY
+$(LIB_OBJ): OBJ_CFLAGS = $(LIB_CFLAGS)
+
+# libsocketserver.so.VERSION (SS_VERSION in the header), its SONAME
+# libsocketserver.so.MAJOR, and the libsocketserver.so a linker looks for.
+SO_VERSION := $(shell sed -n 's/^\#define SS_VERSION "\(.*\)"/\1/p' \
+                socketserver/socketserver.h)
+SO_MAJOR   := $(firstword $(subst ., ,$(SO_VERSION)))
+SO_REAL    = libsocketserver.so.$(SO_VERSION)
+SO_NAME    = libsocketserver.so.$(SO_MAJOR)
+
 .PHONY: all lib cli examples run bench-switch bench-idle test test-tsan test-valgrind fuzz fuzz-bins test-plain test-sanitized cunit \
-        install uninstall clean
+        install uninstall format format-check clean
 all: lib cli examples
-lib: $(BUILD)/libsocketserver.a $(BUILD)/libsocketserver.so
+lib: $(BUILD)/libsocketserver.a $(BUILD)/libsocketserver.so \
+     $(BUILD)/$(SO_NAME)
 cli: $(BUILD)/socketserver
 examples: $(EXAMPLES)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(OBJ_CFLAGS) -c $< -o $@
 
 # The compiled-in default mode: rebuild options.o when MODE changes.
 $(BUILD)/mode.stamp: FORCE
@@ -56,8 +74,11 @@ $(BUILD)/libsocketserver.a: $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/libsocketserver.so: $(LIB_OBJ)
-	$(CC) -shared -o $@ $^ $(LDLIBS)
+$(BUILD)/$(SO_REAL): $(LIB_OBJ)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,$(SO_NAME) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/$(SO_NAME) $(BUILD)/libsocketserver.so: $(BUILD)/$(SO_REAL)
+	ln -sf $(SO_REAL) $@
 
 $(BUILD)/socketserver: $(CLI_OBJ) $(HND_OBJ) $(BUILD)/libsocketserver.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
@@ -224,20 +245,42 @@ install: lib cli
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
 	  $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(BUILD)/libsocketserver.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libsocketserver.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/$(SO_REAL) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(SO_REAL) $(DESTDIR)$(PREFIX)/lib/$(SO_NAME)
+	ln -sf $(SO_REAL) $(DESTDIR)$(PREFIX)/lib/libsocketserver.so
 	install -m 644 socketserver/socketserver.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/socketserver $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell \
-	  sed -n 's/^#define SS_VERSION "\(.*\)"/\1/p' socketserver/socketserver.h)|' \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SO_VERSION)|' \
 	  socketserver/socketserver.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/socketserver.pc
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libsocketserver.a \
 	  $(DESTDIR)$(PREFIX)/lib/libsocketserver.so \
+	  $(DESTDIR)$(PREFIX)/lib/$(SO_NAME) \
+	  $(DESTDIR)$(PREFIX)/lib/$(SO_REAL) \
 	  $(DESTDIR)$(PREFIX)/include/socketserver.h \
 	  $(DESTDIR)$(PREFIX)/bin/socketserver \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/socketserver.pc
+
+# ---- Formatting (the repository's .clang-format) -------------------------
+
+FORMAT_SRC = $(shell find socketserver handlers cli tests examples \
+               -name '*.[ch]' | sort) $(wildcard bench/*.c)
+CLANG_FORMAT ?= clang-format
+
+format:
+	$(CLANG_FORMAT) -i $(FORMAT_SRC)
+
+# Lists each file clang-format would change; fails when there is one.
+format-check:
+	@command -v $(CLANG_FORMAT) >/dev/null || \
+	  { echo "$(CLANG_FORMAT) is missing: run 'sudo apt-get install clang-format'"; exit 1; }
+	@bad=0; for f in $(FORMAT_SRC); do \
+	  $(CLANG_FORMAT) --dry-run --Werror "$$f" >/dev/null 2>&1 || \
+	    { echo "$$f"; bad=1; }; \
+	done; \
+	[ $$bad = 0 ] || { echo "not formatted: run 'make format'"; exit 1; }
 
 clean:
 	rm -rf build

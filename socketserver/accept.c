@@ -43,7 +43,7 @@ static int accept_error_is_transient(int err)
 /* Out of descriptors or memory: the connection stays queued and the
  * listener stays readable, so retrying at once would spin.  Stop watching
  * the listener for a moment instead, and say so at most once a second. */
-static void pause_accepting(ss_server_t *srv, int err)
+static void pause_accepting(ss_server_t *srv, const ss_listener_t *l, int err)
 {
     long long now = ss__now_ms();
     atomic_store(&srv->accept_paused_until_ms, now + ACCEPT_PAUSE_MS);
@@ -52,7 +52,7 @@ static void pause_accepting(ss_server_t *srv, int err)
         atomic_compare_exchange_strong(&srv->accept_error_logged_ms, &logged,
                                        now)) {
         ss_log(SS_LOG_ERROR, "accept %s: %s; pausing accepts for %d ms",
-               srv->address, strerror(err), ACCEPT_PAUSE_MS);
+               l->address, strerror(err), ACCEPT_PAUSE_MS);
     }
 }
 
@@ -68,21 +68,21 @@ static int verified(ss_server_t *srv, ss_request_t *req)
 
 /* accept(2) with the error handling every caller needs: the descriptor,
  * or -1 (retry later; a lack of descriptors pauses accepting). */
-int ss__accept_raw(ss_server_t *srv, struct sockaddr_storage *peer,
-                   socklen_t *len)
+int ss__accept_raw(ss_server_t *srv, const ss_listener_t *l,
+                   struct sockaddr_storage *peer, socklen_t *len)
 {
     *len = sizeof(*peer);
-    int fd = accept(srv->fd, (struct sockaddr *)peer, len);
+    int fd = accept(l->fd, (struct sockaddr *)peer, len);
     if (fd < 0 && !accept_error_is_transient(errno))
-        pause_accepting(srv, errno);
+        pause_accepting(srv, l, errno);
     return fd;
 }
 
 /* A connection handed over by the master (accept "pass"): one message per
  * connection, its descriptor as SCM_RIGHTS and its peer address as data.
  * The descriptor, or -1. */
-static int receive_passed(ss_server_t *srv, struct sockaddr_storage *peer,
-                          socklen_t *len)
+static int receive_passed(const ss_listener_t *l,
+                          struct sockaddr_storage *peer, socklen_t *len)
 {
     union {
         struct cmsghdr align;
@@ -92,7 +92,7 @@ static int receive_passed(ss_server_t *srv, struct sockaddr_storage *peer,
     struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
                          .msg_control = control.buf,
                          .msg_controllen = sizeof(control.buf)};
-    ssize_t n = recvmsg(srv->fd, &msg, 0);
+    ssize_t n = recvmsg(l->fd, &msg, 0);
     struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&msg) : NULL;
     if (!c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
         return -1;
@@ -103,12 +103,12 @@ static int receive_passed(ss_server_t *srv, struct sockaddr_storage *peer,
 }
 
 /* A new connection, or NULL when there was none after all. */
-static ss_request_t *accept_one(ss_server_t *srv)
+static ss_request_t *accept_one(ss_server_t *srv, const ss_listener_t *l)
 {
     struct sockaddr_storage peer;
     socklen_t len;
-    int fd = srv->passed ? receive_passed(srv, &peer, &len)
-                         : ss__accept_raw(srv, &peer, &len);
+    int fd = srv->passed ? receive_passed(l, &peer, &len)
+                         : ss__accept_raw(srv, l, &peer, &len);
     if (fd < 0)
         return NULL;
     if ((srv->passed ? ss__set_nonblocking_cloexec(fd)
@@ -116,7 +116,7 @@ static ss_request_t *accept_one(ss_server_t *srv)
         close(fd);
         return NULL;
     }
-    if (srv->cfg.tcp_nodelay && srv->family != AF_UNIX) {
+    if (srv->cfg.tcp_nodelay && peer.ss_family != AF_UNIX) {
         int on = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
     }
@@ -131,22 +131,22 @@ static ss_request_t *accept_one(ss_server_t *srv)
 /* Read one datagram.  MSG_TRUNC in msg_flags says it was longer than our
  * buffer: report and drop it rather than hand the handler a cut one.
  * The request, or NULL when there was none to serve. */
-static ss_request_t *receive_one(ss_server_t *srv)
+static ss_request_t *receive_one(ss_server_t *srv, const ss_listener_t *l)
 {
     struct sockaddr_storage peer;
     struct iovec iov = {srv->datagram_buf, srv->cfg.max_datagram};
     struct msghdr msg = {.msg_name = &peer, .msg_namelen = sizeof(peer),
                          .msg_iov = &iov, .msg_iovlen = 1};
-    ssize_t n = recvmsg(srv->fd, &msg, 0);
+    ssize_t n = recvmsg(l->fd, &msg, 0);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            ss_log(SS_LOG_DEBUG, "recvmsg %s: %s", srv->address,
+            ss_log(SS_LOG_DEBUG, "recvmsg %s: %s", l->address,
                    strerror(errno));
         return NULL;
     }
     /* An unnamed Unix datagram sender comes with no address at all. */
     if (msg.msg_namelen == 0) {
-        peer.ss_family = (sa_family_t)srv->family;
+        peer.ss_family = (sa_family_t)l->family;
         msg.msg_namelen = sizeof(sa_family_t);
     }
     if (msg.msg_flags & MSG_TRUNC) {
@@ -157,7 +157,7 @@ static ss_request_t *receive_one(ss_server_t *srv)
                     "max_datagram (%zu bytes)", from, srv->cfg.max_datagram);
         return NULL;
     }
-    ss_request_t *req = ss__request_new(srv, srv->fd, (struct sockaddr *)&peer,
+    ss_request_t *req = ss__request_new(srv, l->fd, (struct sockaddr *)&peer,
                                         msg.msg_namelen);
     if (!req || ss__request_set_datagram(req, srv->datagram_buf,
                                          (size_t)n) < 0) {
@@ -168,12 +168,14 @@ static ss_request_t *receive_one(ss_server_t *srv)
     return req;
 }
 
-/* Take one connection or datagram that is ready and has passed
- * verify_request, or NULL.  The serve loop calls it; so do modes whose
- * threads accept for themselves (one at a time: not thread-safe). */
-ss_request_t *ss__server_take_request(ss_server_t *srv)
+/* Take one connection or datagram that is ready on listener l and has
+ * passed verify_request, or NULL.  The serve loop calls it; so do modes
+ * whose threads accept for themselves (one at a time: not thread-safe). */
+ss_request_t *ss__server_take_request(ss_server_t *srv,
+                                      const ss_listener_t *l)
 {
-    ss_request_t *req = srv->cfg.datagram ? receive_one(srv) : accept_one(srv);
+    ss_request_t *req = srv->cfg.datagram ? receive_one(srv, l)
+                                          : accept_one(srv, l);
     if (!req || !verified(srv, req))
         return NULL;
     if (srv->hooks.took) { /* a worker: count it for the master's report */

@@ -45,6 +45,28 @@ static void apply_defaults(ss_config_t *cfg)
     }
 }
 
+/* Every address: at most SS_MAX_LISTENERS, each well formed, and none a
+ * Unix socket when workers each bind their own (accept "reuseport"). */
+static int check_addresses(const ss_config_t *cfg, char *err, size_t errlen)
+{
+    const char *const *extra = cfg->extra_addresses;
+    int reuseport = cfg->workers > 0 && cfg->accept == SS_ACCEPT_REUSEPORT;
+    for (int i = 0; i == 0 || (extra && extra[i - 1]); i++) {
+        const char *address = i == 0 ? cfg->address : extra[i - 1];
+        if (i >= SS_MAX_LISTENERS)
+            return ss__fail(err, errlen, -EINVAL, "at most %d addresses",
+                            SS_MAX_LISTENERS);
+        int rc = ss_address_check(address, err, errlen);
+        if (rc < 0)
+            return rc;
+        if (reuseport && !strncmp(address, "unix:", 5))
+            return ss__fail(err, errlen, -EINVAL,
+                            "accept reuseport needs TCP or UDP addresses, "
+                            "not %s", address);
+    }
+    return 0;
+}
+
 /* Options checked here rather than when a mode opens: with workers, the
  * mode opens only in the workers, where an error is too late to report. */
 static int check_config(const ss_config_t *cfg, char *err, size_t errlen)
@@ -69,13 +91,9 @@ static int check_config(const ss_config_t *cfg, char *err, size_t errlen)
                         SS_MAX_WORKERS, cfg->workers);
     if (cfg->workers > 0 && cfg->accept == SS_ACCEPT_PASS && cfg->datagram)
         return ss__fail(err, errlen, -EINVAL,
-                    "accept pass needs a stream server (connections to hand "
-                    "over)");
-    if (cfg->workers > 0 && cfg->accept == SS_ACCEPT_REUSEPORT &&
-        !strncmp(cfg->address, "unix:", 5))
-        return ss__fail(err, errlen, -EINVAL,
-                    "accept reuseport needs a TCP or UDP address");
-    return 0;
+                        "accept pass needs a stream server (connections to "
+                        "hand over)");
+    return check_addresses(cfg, err, errlen);
 }
 
 /* The resources every server holds: its socket, its wake and abort

@@ -48,7 +48,7 @@ struct event_state {
     ev_task_t *tasks;
     int live;
     int cancelled; /* past the grace period: every wait fails */
-    int loop_fds[4]; /* the server loop's: wake, listener, mode, parent */
+    int loop_fds[SS_LOOP_FDS]; /* the serve loop's own, by position */
     ss_coro_ctx_t scheduler;
     ss_coro_t *stack_cache[SS_EVENT_STACK_CACHE];
     int cached;
@@ -57,7 +57,8 @@ struct event_state {
 
 /* One pass: wait for descriptors and timers (at most timeout_ms), wake
  * their tasks, run what is ready.  Fills the revents of the loop's own
- * descriptors (loop[0..nloop), at most 4) and returns how many fired. */
+ * descriptors (loop[0..nloop), at most SS_LOOP_FDS) and returns how many
+ * fired. */
 int ss__event_run_pass(event_state_t *st, struct pollfd *loop, unsigned nloop,
                        int timeout_ms);
 /* Start req's coroutine and run it until it first waits: 0 or -ENOMEM. */

@@ -349,7 +349,7 @@ static int pass_timeout(event_state_t *st, int timeout_ms)
 static int sync_loop_fds(event_state_t *st, const struct pollfd *pfd,
                          unsigned n)
 {
-    for (unsigned i = 0; i < 4; i++) {
+    for (unsigned i = 0; i < SS_LOOP_FDS; i++) {
         int want = i < n ? pfd[i].fd : -1;
         int had = st->loop_fds[i];
         if (had == want)

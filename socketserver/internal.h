@@ -91,15 +91,27 @@ typedef struct ss_loop_hooks {
     void (*release)(ss_server_t *srv);
 } ss_loop_hooks_t;
 
+/* The most descriptors the serve loop watches: its wake pipe, the mode's,
+ * the process layer's, and each listener. */
+#define SS_LOOP_FDS (3 + SS_MAX_LISTENERS)
+
+/* One listening (stream) or bound (datagram) socket of a server. */
+typedef struct ss_listener {
+    int fd;
+    int family; /* AF_INET, AF_INET6 or AF_UNIX */
+    char address[SS_ADDRSTRLEN]; /* as bound, with the real port */
+    /* The socket file this server made (removed by its owner), or "". */
+    char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+} ss_listener_t;
+
 struct ss_server {
     ss_config_t cfg;
     const ss_mode_t *mode;
     void *mode_state;
-    int fd;     /* listening (stream) or bound (datagram) socket */
-    int family; /* AF_INET, AF_INET6 or AF_UNIX */
-    char address[SS_ADDRSTRLEN];
-    char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    pid_t owner_pid; /* only the creating process removes unix_path */
+    ss_listener_t listeners[SS_MAX_LISTENERS];
+    int nlisteners;
+    int next_listener; /* where the loop looks first: each gets its turn */
+    pid_t owner_pid;   /* only the creating process removes socket files */
 
     /* Written by ss_server_shutdown and never drained: it wakes the loop
      * and every request's wait, then stays readable. */
@@ -114,7 +126,7 @@ struct ss_server {
      * mode, pool threads), read by the loop -- hence atomic. */
     atomic_llong accept_paused_until_ms; /* after EMFILE and friends */
     atomic_llong accept_error_logged_ms;
-    int passed; /* fd is a channel of passed connections, not a listener */
+    int passed; /* listeners[0] is a channel of passed connections */
     unsigned char *datagram_buf; /* max_datagram bytes */
 
     void *handler_data; /* ss_server_set_handler_data */
@@ -207,12 +219,16 @@ ss_server_t *ss__server_alloc(const ss_config_t *cfg);
 void ss__server_ref(ss_server_t *srv);
 void ss__server_unref(ss_server_t *srv);
 
-/* listen.c: the server's socket -- inherited from systemd, or bound to
- * cfg.address -- with its address recorded: 0, or -errno with the failing
- * call named in err.  bind_again: another listener on the bound address
- * (accept "reuseport"): the descriptor, or -errno. */
+/* listen.c: the server's sockets -- inherited from systemd, or bound to
+ * cfg.address and cfg.extra_addresses -- with their addresses recorded:
+ * 0, or -errno with the failing call named in err.  bind_again: another
+ * socket on listener i's address (accept "reuseport"): the descriptor,
+ * or -errno.  close_listeners: every listener's descriptor (in the
+ * process that made them, their socket files too). */
 int ss__listen(ss_server_t *srv, char *err, size_t errlen);
-int ss__bind_again(ss_server_t *srv, char *err, size_t errlen);
+int ss__bind_again(ss_server_t *srv, int i, char *err, size_t errlen);
+void ss__close_listeners(ss_server_t *srv);
+void ss__remove_socket_files(ss_server_t *srv);
 
 /* wait.c: block until one of fds is ready (revents set; returns how
  * many), deadline_ms passes (-ETIMEDOUT), or the server cancels its
@@ -242,9 +258,10 @@ void ss__request_drop(ss_request_t *req);
  * descriptor, or -1: retry later; a lack of descriptors pauses
  * accepting); and one ready connection or datagram that passed
  * verify_request, or NULL (one caller at a time). */
-int ss__accept_raw(ss_server_t *srv, struct sockaddr_storage *peer,
-                   socklen_t *len);
-ss_request_t *ss__server_take_request(ss_server_t *srv);
+int ss__accept_raw(ss_server_t *srv, const ss_listener_t *l,
+                   struct sockaddr_storage *peer, socklen_t *len);
+ss_request_t *ss__server_take_request(ss_server_t *srv,
+                                      const ss_listener_t *l);
 
 /* ---- Layer 3: server.c, handler.c ----------------------------------- */
 void ss__server_cancel_requests(ss_server_t *srv);

@@ -13,7 +13,9 @@ ss_server_t *ss__server_alloc(const ss_config_t *cfg)
     if (!srv)
         return NULL;
     srv->cfg = *cfg;
-    srv->fd = srv->wake_r = srv->wake_w = srv->abort_r = srv->abort_w = -1;
+    srv->wake_r = srv->wake_w = srv->abort_r = srv->abort_w = -1;
+    for (int i = 0; i < SS_MAX_LISTENERS; i++)
+        srv->listeners[i].fd = -1;
     srv->hooks.watch_fd = -1;
     srv->run_uid = (uid_t)-1;
     srv->run_gid = (gid_t)-1;
@@ -34,9 +36,7 @@ static void server_free(ss_server_t *srv)
         srv->cfg.handler->close(srv);
     if (srv->mode_state && srv->mode->release)
         srv->mode->release(srv);
-    ss__close_fd(&srv->fd);
-    if (srv->unix_path[0] && srv->owner_pid == getpid())
-        unlink(srv->unix_path);
+    ss__close_listeners(srv);
     ss__close_fd(&srv->wake_r);
     ss__close_fd(&srv->wake_w);
     ss__close_fd(&srv->abort_r);

@@ -75,17 +75,18 @@ static int bind_retrying_stale(const ss_config_t *cfg, int fd,
     return bind(fd, sa, len);
 }
 
-/* socket + options + bind + listen on one address.  Returns the descriptor,
- * or -errno with the failing call named in err. */
-static int open_listener(ss_server_t *srv, const struct sockaddr *sa,
-                         socklen_t len, char *err, size_t errlen)
+/* socket + options + bind + listen on one address (address, as given,
+ * names it in messages).  Returns the descriptor, with the socket file it
+ * made in unix_path; or -errno with the failing call named in err. */
+static int open_listener(const ss_config_t *cfg, const char *address,
+                         const struct sockaddr *sa, socklen_t len,
+                         char *unix_path, char *err, size_t errlen)
 {
-    const ss_config_t *cfg = &srv->cfg;
     int socktype = cfg->datagram ? SOCK_DGRAM : SOCK_STREAM;
     int fd = socket(sa->sa_family, socktype, 0);
     if (fd < 0)
-        return ss__fail(err, errlen, -errno, "socket %s: %s", cfg->address,
-                    strerror(errno));
+        return ss__fail(err, errlen, -errno, "socket %s: %s", address,
+                        strerror(errno));
     const char *call = "fcntl";
     int rc = ss__set_nonblocking_cloexec(fd);
     if (rc == 0)
@@ -95,7 +96,7 @@ static int open_listener(ss_server_t *srv, const struct sockaddr *sa,
         rc = bind_retrying_stale(cfg, fd, sa, len, socktype) < 0 ? -errno : 0;
     }
     if (rc == 0 && sa->sa_family == AF_UNIX)
-        strcpy(srv->unix_path, ((const struct sockaddr_un *)sa)->sun_path);
+        strcpy(unix_path, ((const struct sockaddr_un *)sa)->sun_path);
     if (rc == 0 && !cfg->datagram) {
         call = "listen";
         rc = listen(fd, cfg->backlog) < 0 ? -errno : 0;
@@ -103,18 +104,18 @@ static int open_listener(ss_server_t *srv, const struct sockaddr *sa,
     if (rc == 0)
         return fd;
     close(fd);
-    if (srv->unix_path[0]) {
-        unlink(srv->unix_path);
-        srv->unix_path[0] = '\0';
+    if (unix_path[0]) {
+        unlink(unix_path);
+        unix_path[0] = '\0';
     }
-    return ss__fail(err, errlen, rc, "%s %s: %s", call, cfg->address,
-                strerror(-rc));
+    return ss__fail(err, errlen, rc, "%s %s: %s", call, address,
+                    strerror(-rc));
 }
 
 /* Resolve address and bind the first candidate that works, as Python's
- * create_server does. */
-static int bind_address(ss_server_t *srv, const char *address, char *err,
-                        size_t errlen)
+ * create_server does.  The descriptor, or -errno. */
+static int bind_address(const ss_config_t *cfg, const char *address,
+                        char *unix_path, char *err, size_t errlen)
 {
     ss_addr_parts_t parts;
     if (ss__addr_parse(address, &parts, err, errlen) < 0)
@@ -122,82 +123,136 @@ static int bind_address(ss_server_t *srv, const char *address, char *err,
     if (parts.is_unix) {
         struct sockaddr_un un = {.sun_family = AF_UNIX};
         strcpy(un.sun_path, parts.path);
-        return open_listener(srv, (struct sockaddr *)&un, sizeof(un), err,
-                             errlen);
+        return open_listener(cfg, address, (struct sockaddr *)&un,
+                             sizeof(un), unix_path, err, errlen);
     }
     struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
                              .ai_socktype =
-                                 srv->cfg.datagram ? SOCK_DGRAM : SOCK_STREAM};
+                                 cfg->datagram ? SOCK_DGRAM : SOCK_STREAM};
     struct addrinfo *list;
     int gai = getaddrinfo(parts.host[0] ? parts.host : NULL, parts.port,
                           &hints, &list);
     if (gai != 0)
         return ss__fail(err, errlen, -EADDRNOTAVAIL, "resolve %s: %s",
-                    srv->cfg.address, gai_strerror(gai));
+                        address, gai_strerror(gai));
     int fd = -EADDRNOTAVAIL;
     for (struct addrinfo *ai = list; ai && fd < 0; ai = ai->ai_next)
-        fd = open_listener(srv, ai->ai_addr, ai->ai_addrlen, err, errlen);
+        fd = open_listener(cfg, address, ai->ai_addr, ai->ai_addrlen,
+                           unix_path, err, errlen);
     freeaddrinfo(list);
     return fd;
 }
 
-/* systemd's socket activation: when LISTEN_PID names this process and
- * LISTEN_FDS is at least 1, descriptor 3 is a socket already bound (and,
- * for a stream, listening) for us.  Returns it, -1 when not activated, or
- * -errno when it is not a socket of the kind asked for.  The variables are
- * removed so that children do not take the socket for theirs. */
-static int activated_socket(const ss_config_t *cfg, char *err, size_t errlen)
+/* systemd's socket activation: when LISTEN_PID names this process,
+ * descriptors 3 .. 3 + LISTEN_FDS - 1 are sockets already bound (and, for
+ * a stream, listening) for us: each becomes a listener, in order.
+ * Returns how many, 0 when not activated, or -errno when one is not a
+ * socket of the kind asked for (or there are too many).  The variables are
+ * removed so that children do not take the sockets for theirs. */
+static int adopt_activated(ss_server_t *srv, char *err, size_t errlen)
 {
     const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
     if (!pid || !fds || atol(pid) != (long)getpid() || atoi(fds) < 1)
-        return -1;
+        return 0;
+    int n = atoi(fds);
     unsetenv("LISTEN_PID");
     unsetenv("LISTEN_FDS");
     unsetenv("LISTEN_FDNAMES");
-    int type = 0;
-    socklen_t len = sizeof(type);
-    if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
-        type != (cfg->datagram ? SOCK_DGRAM : SOCK_STREAM))
-        return ss__fail(err, errlen, -ENOTSOCK,
-                    "LISTEN_FDS: descriptor 3 is not a %s socket",
-                    cfg->datagram ? "datagram" : "stream");
-    int rc = ss__set_nonblocking_cloexec(3);
-    return rc < 0 ? rc : 3;
+    if (n > SS_MAX_LISTENERS)
+        return ss__fail(err, errlen, -EMFILE, "LISTEN_FDS: %d sockets, at "
+                        "most %d", n, SS_MAX_LISTENERS);
+    int want = srv->cfg.datagram ? SOCK_DGRAM : SOCK_STREAM;
+    for (int fd = 3; fd < 3 + n; fd++) {
+        int type = 0;
+        socklen_t len = sizeof(type);
+        if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
+            type != want)
+            return ss__fail(err, errlen, -ENOTSOCK,
+                            "LISTEN_FDS: descriptor %d is not a %s socket",
+                            fd, srv->cfg.datagram ? "datagram" : "stream");
+    }
+    for (int fd = 3; fd < 3 + n; fd++) { /* ours only once all are right */
+        int rc = ss__set_nonblocking_cloexec(fd);
+        if (rc < 0)
+            return ss__fail(err, errlen, rc, "fcntl %d: %s", fd,
+                            strerror(-rc));
+        srv->listeners[srv->nlisteners++].fd = fd;
+    }
+    return n;
 }
 
-static int record_bound_address(ss_server_t *srv)
+/* The address a listener is bound to, with the real port, and its
+ * family. */
+static int record_bound_address(ss_listener_t *l, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
-    if (getsockname(srv->fd, (struct sockaddr *)&ss, &len) < 0)
-        return -errno;
-    srv->family = ss.ss_family;
-    ss__addr_format((struct sockaddr *)&ss, len, srv->address,
-                    sizeof(srv->address));
+    if (getsockname(l->fd, (struct sockaddr *)&ss, &len) < 0)
+        return ss__fail(err, errlen, -errno, "getsockname %d: %s", l->fd,
+                        strerror(errno));
+    l->family = ss.ss_family;
+    ss__addr_format((struct sockaddr *)&ss, len, l->address,
+                    sizeof(l->address));
     return 0;
 }
 
-/* Another listener on the server's bound address, with its options
- * (accept "reuseport": one per worker, and the kernel spreads connections
- * over them).  The descriptor, or -errno with the reason in err. */
-int ss__bind_again(ss_server_t *srv, char *err, size_t errlen)
+/* Another socket on listener i's bound address, with its options (accept
+ * "reuseport": one per worker, and the kernel spreads connections over
+ * them).  The descriptor, or -errno with the reason in err. */
+int ss__bind_again(ss_server_t *srv, int i, char *err, size_t errlen)
 {
-    return bind_address(srv, srv->address, err, errlen);
+    char no_file[sizeof(srv->listeners[i].unix_path)] = "";
+    return bind_address(&srv->cfg, srv->listeners[i].address, no_file, err,
+                        errlen);
 }
 
-/* The socket: systemd's when activated, else our own bound to the
- * configured address; then the address as bound (the real port). */
+/* Bind every configured address, in order: the first, then the extra
+ * ones.  0, or -errno (what was bound stays, for the caller to release). */
+static int bind_all(ss_server_t *srv, char *err, size_t errlen)
+{
+    const char *const *extra = srv->cfg.extra_addresses;
+    for (int i = 0; i == 0 || (extra && extra[i - 1]); i++) {
+        const char *address = i == 0 ? srv->cfg.address : extra[i - 1];
+        if (i >= SS_MAX_LISTENERS)
+            return ss__fail(err, errlen, -EINVAL, "at most %d addresses",
+                            SS_MAX_LISTENERS);
+        ss_listener_t *l = &srv->listeners[srv->nlisteners];
+        int fd = bind_address(&srv->cfg, address, l->unix_path, err, errlen);
+        if (fd < 0)
+            return fd;
+        l->fd = fd;
+        srv->nlisteners++;
+    }
+    return 0;
+}
+
+/* The sockets: systemd's when activated, else our own bound to the
+ * configured addresses; then each one's address as bound. */
 int ss__listen(ss_server_t *srv, char *err, size_t errlen)
 {
-    int fd = activated_socket(&srv->cfg, err, errlen);
-    if (fd == -1) /* not socket-activated: bind it ourselves */
-        fd = bind_address(srv, srv->cfg.address, err, errlen);
-    if (fd < 0)
-        return fd;
-    srv->fd = fd;
-    int rc = record_bound_address(srv);
-    if (rc < 0)
-        return ss__fail(err, errlen, rc, "getsockname %s: %s",
-                        srv->cfg.address, strerror(-rc));
-    return 0;
+    int rc = adopt_activated(srv, err, errlen);
+    if (rc == 0) /* not socket-activated: bind them ourselves */
+        rc = bind_all(srv, err, errlen);
+    for (int i = 0; rc >= 0 && i < srv->nlisteners; i++)
+        rc = record_bound_address(&srv->listeners[i], err, errlen);
+    return rc < 0 ? rc : 0;
+}
+
+/* The socket files this process made go with it; a forked child's
+ * copies are not its to remove. */
+void ss__remove_socket_files(ss_server_t *srv)
+{
+    for (int i = 0; i < srv->nlisteners; i++) {
+        ss_listener_t *l = &srv->listeners[i];
+        if (l->unix_path[0] && srv->owner_pid == getpid())
+            unlink(l->unix_path);
+        l->unix_path[0] = '\0';
+    }
+}
+
+void ss__close_listeners(ss_server_t *srv)
+{
+    for (int i = 0; i < srv->nlisteners; i++)
+        ss__close_fd(&srv->listeners[i].fd);
+    ss__remove_socket_files(srv);
 }

@@ -52,6 +52,14 @@ static int init_accept_lock(pthread_mutex_t *lock)
     return -rc;
 }
 
+/* accept "reuseport": the sockets of position pos (0: the server's own
+ * listeners, never closed here). */
+static void close_position(ss_server_t *srv, ss_master_t *m, int pos)
+{
+    for (int l = 0; pos > 0 && l < srv->nlisteners; l++)
+        ss__close_fd(&m->sock_fd[pos][l]);
+}
+
 static void master_free(ss_server_t *srv)
 {
     ss_master_t *m = srv->process;
@@ -60,8 +68,7 @@ static void master_free(ss_server_t *srv)
             close(m->workers[i].lifeline);
             ss__close_fd(&m->workers[i].channel);
         }
-        if (i > 0) /* 0 is the server's own listener */
-            ss__close_fd(&m->sock_fd[i]);
+        close_position(srv, m, i);
     }
     ss__close_fd(&m->alive_r);
     ss__close_fd(&m->alive_w);
@@ -82,7 +89,8 @@ int ss__master_prepare(ss_server_t *srv, char *err, size_t errlen)
         return ss__fail(err, errlen, -ENOMEM, "workers: out of memory");
     m->alive_r = m->alive_w = -1;
     for (int i = 0; i < SS_MAX_WORKERS; i++)
-        m->sock_fd[i] = -1;
+        for (int l = 0; l < SS_MAX_LISTENERS; l++)
+            m->sock_fd[i][l] = -1;
     srv->process = m;
     srv->supervises = 1;
     srv->hooks.serve = master_serve;
@@ -96,7 +104,6 @@ int ss__master_prepare(ss_server_t *srv, char *err, size_t errlen)
     m->target = srv->cfg.workers;
     m->reuseport = srv->cfg.accept == SS_ACCEPT_REUSEPORT;
     m->pass = srv->cfg.accept == SS_ACCEPT_PASS;
-    m->sock_fd[0] = srv->fd;
     int rc = init_accept_lock(&m->shared->accept_lock);
     if (rc < 0)
         return ss__fail(err, errlen, rc, "workers: pthread_mutex_init: %s",
@@ -107,35 +114,42 @@ int ss__master_prepare(ss_server_t *srv, char *err, size_t errlen)
     return 0;
 }
 
-/* accept "reuseport": keep the listener of position `sock`, close the
- * others (the master still holds every one). */
-static void keep_own_listener(ss_server_t *srv, ss_master_t *m, int sock)
+/* accept "reuseport": keep the sockets of position `sock`, one per
+ * listener, and close the others (the master still holds every one). */
+static void keep_own_listeners(ss_server_t *srv, ss_master_t *m, int sock)
 {
     if (!m->reuseport)
         return;
     for (int i = 1; i < SS_MAX_WORKERS; i++)
         if (i != sock)
-            ss__close_fd(&m->sock_fd[i]);
-    if (sock > 0) {
-        ss__close_fd(&srv->fd);
-        srv->fd = m->sock_fd[sock];
+            close_position(srv, m, i);
+    for (int l = 0; sock > 0 && l < srv->nlisteners; l++) {
+        ss__close_fd(&srv->listeners[l].fd);
+        srv->listeners[l].fd = m->sock_fd[sock][l];
     }
 }
 
+/* accept "pass": the worker takes connections from its channel only. */
+static void take_from_channel(ss_server_t *srv, int channel)
+{
+    for (int l = 0; l < srv->nlisteners; l++)
+        ss__close_fd(&srv->listeners[l].fd);
+    ss__set_nonblocking_cloexec(channel); /* the loop polls, never blocks */
+    srv->listeners[0].fd = channel;
+    srv->nlisteners = 1;
+    srv->passed = 1;
+}
+
 /* In the new child: let go of the master's state (every other worker's
- * lifeline and channel, the listeners that are not this worker's), point
- * srv->fd at what this worker takes connections from, and become the
- * worker.  Never returns. */
+ * lifeline and channel, the sockets that are not this worker's), point
+ * the listeners at what this worker takes connections from, and become
+ * the worker.  Never returns. */
 static void become_worker(ss_server_t *srv, int slot, int sock, int channel)
 {
     ss_master_t *m = srv->process;
-    keep_own_listener(srv, m, sock);
-    if (channel >= 0) { /* accept "pass": connections come from the master */
-        ss__close_fd(&srv->fd);
-        ss__set_nonblocking_cloexec(channel); /* the loop polls, never blocks */
-        srv->fd = channel;
-        srv->passed = 1;
-    }
+    keep_own_listeners(srv, m, sock);
+    if (channel >= 0) /* accept "pass": connections come from the master */
+        take_from_channel(srv, channel);
     for (int i = 0; i < SS_MAX_WORKERS; i++)
         if (m->workers[i].pid) {
             close(m->workers[i].lifeline);
@@ -168,9 +182,28 @@ static int count_serving(const ss_master_t *m)
     return n;
 }
 
+/* accept "reuseport": position pos's sockets, one per listener, made if
+ * need be: all of them, or none (0 or -errno, logged). */
+static int open_position(ss_server_t *srv, ss_master_t *m, int pos)
+{
+    for (int l = 0; pos > 0 && l < srv->nlisteners; l++) {
+        char err[256];
+        if (m->sock_fd[pos][l] >= 0)
+            continue;
+        int fd = ss__bind_again(srv, l, err, sizeof(err));
+        if (fd < 0) {
+            ss_log(SS_LOG_ERROR, "reuseport: %s", err);
+            close_position(srv, m, pos);
+            return fd;
+        }
+        m->sock_fd[pos][l] = fd;
+    }
+    return 0;
+}
+
 /* accept "reuseport": the first position no serving worker has (a
- * stopping one may still drain it), with its listener made if need be.
- * -1 without reuseport; -errno when a listener cannot be made. */
+ * stopping one may still drain it), with its sockets made if need be.
+ * -1 without reuseport; -errno when a socket cannot be made. */
 static int free_sock(ss_server_t *srv)
 {
     ss_master_t *m = srv->process;
@@ -183,29 +216,22 @@ static int free_sock(ss_server_t *srv)
                     m->workers[k].sock == i;
         if (taken)
             continue;
-        char err[256];
-        if (m->sock_fd[i] < 0 &&
-            (m->sock_fd[i] = ss__bind_again(srv, err, sizeof(err))) < 0) {
-            int rc = m->sock_fd[i];
-            m->sock_fd[i] = -1;
-            ss_log(SS_LOG_ERROR, "reuseport: %s", err);
-            return rc;
-        }
-        return i;
+        int rc = open_position(srv, m, i);
+        return rc < 0 ? rc : i;
     }
     return -EAGAIN;
 }
 
 /* A position nobody serves and the target no longer needs: its listener
  * goes (connections still queued on it are lost, as with nginx). */
-static void drop_unneeded_socks(ss_master_t *m)
+static void drop_unneeded_socks(ss_server_t *srv, ss_master_t *m)
 {
     for (int i = 1; m->reuseport && i < SS_MAX_WORKERS; i++) {
         int used = 0;
         for (int k = 0; k < SS_MAX_WORKERS && !used; k++)
             used = m->workers[k].pid && m->workers[k].sock == i;
         if (!used && i >= m->target)
-            ss__close_fd(&m->sock_fd[i]);
+            close_position(srv, m, i);
     }
 }
 
@@ -276,7 +302,7 @@ static void reap(ss_server_t *srv, worker_t *w)
     ss__close_fd(&w->channel);
     atomic_store(&m->shared->slots[w->slot].pid, 0);
     *w = (worker_t){0};
-    drop_unneeded_socks(m);
+    drop_unneeded_socks(srv, m);
 }
 
 /* A worker whose heartbeat stopped is stuck in a handler. */
@@ -340,18 +366,21 @@ static void handle_requests(ss_server_t *srv)
             tell(srv, &m->workers[i], SIGTERM);
 }
 
-/* One pass: wait for a hangup, a request or the next deadline; reap,
- * watch, escalate, respawn.  -ECANCELED once a stop is asked. */
-static int master_pass(ss_server_t *srv)
+/* Wait for a hangup, a connection to pass on or the next deadline.  The
+ * descriptors polled go in pfd (the wake pipe, each listener, each
+ * worker's lifeline), with the worker each lifeline belongs to in who[];
+ * returns how many. */
+static int master_wait(ss_server_t *srv, ss_master_t *m, struct pollfd *pfd,
+                       int *who)
 {
-    ss_master_t *m = srv->process;
-    struct pollfd pfd[SS_MAX_WORKERS + 2];
-    int who[SS_MAX_WORKERS + 2], n = 0;
+    int n = 0;
     pfd[n++] = (struct pollfd){srv->wake_r, POLLIN, 0};
     int accepting = m->pass &&
                     ss__now_ms() >= atomic_load(&srv->accept_paused_until_ms) &&
                     ss__pass_has_taker(m);
-    pfd[n++] = (struct pollfd){accepting ? srv->fd : -1, POLLIN, 0};
+    for (int l = 0; l < srv->nlisteners; l++)
+        pfd[n++] = (struct pollfd){accepting ? srv->listeners[l].fd : -1,
+                                   POLLIN, 0};
     for (int i = 0; i < SS_MAX_WORKERS; i++)
         if (m->workers[i].pid) {
             who[n] = i;
@@ -361,14 +390,12 @@ static int master_pass(ss_server_t *srv)
     char buf[64];
     while (read(srv->wake_r, buf, sizeof(buf)) > 0) {
     }
-    if (pfd[1].revents)
-        ss__pass_connections(srv, m);
-    for (int k = 2; k < n; k++)
-        if (pfd[k].revents)
-            reap(srv, &m->workers[who[k]]);
-    if (atomic_load(&srv->shutdown_requested) || atomic_load(&srv->stop_now))
-        return -ECANCELED;
-    handle_requests(srv);
+    return n;
+}
+
+/* Kill what outlived its time, retire what asked to be, watch the rest. */
+static void look_after_workers(ss_server_t *srv, ss_master_t *m)
+{
     long long now = ss__now_ms();
     for (int i = 0; i < SS_MAX_WORKERS; i++) {
         worker_t *w = &m->workers[i];
@@ -380,6 +407,26 @@ static int master_pass(ss_server_t *srv)
         else if (w->pid)
             watchdog(srv, w, now);
     }
+}
+
+/* One pass: wait; pass connections on, reap, act on what was asked,
+ * watch, escalate, respawn.  -ECANCELED once a stop is asked. */
+static int master_pass(ss_server_t *srv)
+{
+    ss_master_t *m = srv->process;
+    struct pollfd pfd[1 + SS_MAX_LISTENERS + SS_MAX_WORKERS];
+    int who[1 + SS_MAX_LISTENERS + SS_MAX_WORKERS];
+    int n = master_wait(srv, m, pfd, who);
+    for (int l = 0; l < srv->nlisteners; l++)
+        if (pfd[1 + l].revents)
+            ss__pass_connections(srv, m, &srv->listeners[l]);
+    for (int k = 1 + srv->nlisteners; k < n; k++)
+        if (pfd[k].revents)
+            reap(srv, &m->workers[who[k]]);
+    if (atomic_load(&srv->shutdown_requested) || atomic_load(&srv->stop_now))
+        return -ECANCELED;
+    handle_requests(srv);
+    look_after_workers(srv, m);
     while (count_serving(m) < m->target &&
            m->boot_failures < BOOT_FAILURES_MAX && spawn(srv) == 0) {
     }
@@ -425,9 +472,8 @@ static void close_listeners(ss_server_t *srv)
 {
     ss_master_t *m = srv->process;
     for (int i = 1; i < SS_MAX_WORKERS; i++)
-        ss__close_fd(&m->sock_fd[i]);
-    m->sock_fd[0] = -1; /* the server's own */
-    ss__close_fd(&srv->fd);
+        close_position(srv, m, i);
+    ss__close_listeners(srv);
 }
 
 static int master_serve(ss_server_t *srv)

@@ -70,13 +70,14 @@ int ss__pass_has_taker(ss_master_t *m)
     return least_loaded(m) != NULL;
 }
 
-void ss__pass_connections(ss_server_t *srv, ss_master_t *m)
+void ss__pass_connections(ss_server_t *srv, ss_master_t *m,
+                          const ss_listener_t *l)
 {
     for (int i = 0; i < 64; i++) {
         worker_t *w = least_loaded(m);
         struct sockaddr_storage peer;
         socklen_t len;
-        int fd = w ? ss__accept_raw(srv, &peer, &len) : -1;
+        int fd = w ? ss__accept_raw(srv, l, &peer, &len) : -1;
         if (fd < 0)
             return;
         while (w && hand_over(w, fd, &peer, len) < 0)

@@ -56,7 +56,7 @@ static int event_open(ss_server_t *srv)
     if (!st)
         return -ENOMEM;
     st->poller = poller;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < SS_LOOP_FDS; i++)
         st->loop_fds[i] = -1;
     st->stack_size = srv->cfg.coro_stack_size ? srv->cfg.coro_stack_size
                                               : SS_DEFAULT_CORO_STACK;

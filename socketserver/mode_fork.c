@@ -133,7 +133,7 @@ static void run_child(ss_server_t *srv, fork_state_t *st, ss_request_t *req)
     sigaction(SIGINT, &ign, NULL);
     sigaction(SIGTERM, &dfl, NULL);
     if (!srv->cfg.datagram)
-        close(srv->fd); /* the listener belongs to the parent */
+        ss__close_listeners(srv); /* the listeners belong to the parent */
     close(st->notify_r);
     ss__request_run(req);
     ss__request_free(req);

@@ -92,22 +92,40 @@ static void queue_worker(ss_server_t *srv, pool_state_t *st)
 
 /* ---- Design 7: each thread accepts, one at a time ---------------------- */
 
-/* Wait, holding the accept lock, until the listener has something or the
+/* Wait until a listener has something or the server is stopping; then
+ * take it, the listeners taking turns.  NULL: nothing (look again). */
+static ss_request_t *poll_and_take(ss_server_t *srv)
+{
+    long long pause = atomic_load(&srv->accept_paused_until_ms) - ss__now_ms();
+    struct pollfd pfd[SS_MAX_LISTENERS + 1];
+    int n = srv->nlisteners;
+    for (int i = 0; i < n; i++)
+        pfd[i] = (struct pollfd){pause > 0 ? -1 : srv->listeners[i].fd,
+                                 POLLIN, 0};
+    pfd[n] = (struct pollfd){srv->wake_r, POLLIN, 0};
+    if (poll(pfd, (nfds_t)n + 1, pause > 0 ? (int)pause : -1) <= 0)
+        return NULL;
+    for (int k = 0; k < n; k++) {
+        int i = (srv->next_listener + k) % n;
+        if (!pfd[i].revents)
+            continue;
+        srv->next_listener = i + 1; /* under the accept lock */
+        ss_request_t *req = ss__server_take_request(srv, &srv->listeners[i]);
+        if (req)
+            return req;
+    }
+    return NULL;
+}
+
+/* Wait, holding the accept lock, until a listener has something or the
  * server is stopping; then take it.  NULL: nothing (look again), or the
  * pool is stopping (st->accept_closed). */
 static ss_request_t *accept_locked(ss_server_t *srv, pool_state_t *st)
 {
     pthread_mutex_lock(&st->accept_lock);
     ss_request_t *req = NULL;
-    if (!st->accept_closed && !atomic_load(&srv->shutdown_requested)) {
-        long long pause =
-            atomic_load(&srv->accept_paused_until_ms) - ss__now_ms();
-        struct pollfd pfd[2] = {{pause > 0 ? -1 : srv->fd, POLLIN, 0},
-                                {srv->wake_r, POLLIN, 0}};
-        int n = poll(pfd, 2, pause > 0 ? (int)pause : -1);
-        if (n > 0 && pfd[0].revents)
-            req = ss__server_take_request(srv);
-    }
+    if (!st->accept_closed && !atomic_load(&srv->shutdown_requested))
+        req = poll_and_take(srv);
     if (atomic_load(&srv->shutdown_requested))
         st->accept_closed = 1;
     pthread_mutex_unlock(&st->accept_lock);

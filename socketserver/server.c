@@ -45,19 +45,42 @@ static int accept_blocked(ss_server_t *srv, long long now)
            (srv->mode->has_room && !srv->mode->has_room(srv));
 }
 
-/* Wait for the pass's descriptors: the wake pipe, the listener (when
- * accepting), the mode's and the process layer's.  The event mode's
+/* The pass's descriptors, in this order. */
+enum { PFD_WAKE, PFD_MODE, PFD_WATCH, PFD_LISTENERS };
+
+/* Wait for the pass's descriptors: the wake pipe, the mode's, the process
+ * layer's and the listeners (when accepting).  The event mode's
  * poll_wait runs its coroutines meanwhile.  poll(2)'s return. */
-static int wait_pass(ss_server_t *srv, struct pollfd pfd[4], int accepting,
-                     int timeout)
+static int wait_pass(ss_server_t *srv, struct pollfd pfd[SS_LOOP_FDS],
+                     int accepting, int timeout)
 {
     int mode_fd = srv->mode->wake_fd ? srv->mode->wake_fd(srv) : -1;
-    pfd[0] = (struct pollfd){srv->wake_r, POLLIN, 0};
-    pfd[1] = (struct pollfd){accepting ? srv->fd : -1, POLLIN, 0};
-    pfd[2] = (struct pollfd){mode_fd, POLLIN, 0};
-    pfd[3] = (struct pollfd){srv->hooks.watch_fd, POLLIN, 0};
-    return srv->mode->poll_wait ? srv->mode->poll_wait(srv, pfd, 4, timeout)
-                                : poll(pfd, 4, timeout);
+    pfd[PFD_WAKE] = (struct pollfd){srv->wake_r, POLLIN, 0};
+    pfd[PFD_MODE] = (struct pollfd){mode_fd, POLLIN, 0};
+    pfd[PFD_WATCH] = (struct pollfd){srv->hooks.watch_fd, POLLIN, 0};
+    for (int i = 0; i < srv->nlisteners; i++)
+        pfd[PFD_LISTENERS + i] = (struct pollfd){
+            accepting ? srv->listeners[i].fd : -1, POLLIN, 0};
+    unsigned n = PFD_LISTENERS + (unsigned)srv->nlisteners;
+    return srv->mode->poll_wait ? srv->mode->poll_wait(srv, pfd, n, timeout)
+                                : poll(pfd, n, timeout);
+}
+
+/* One request from the ready listeners, taking turns: the first ready
+ * one from where the last pass left off, so a busy listener cannot
+ * starve another.  NULL when none had one after all. */
+static ss_request_t *take_ready(ss_server_t *srv, const struct pollfd *pfd)
+{
+    for (int k = 0; k < srv->nlisteners; k++) {
+        int i = (srv->next_listener + k) % srv->nlisteners;
+        if (!pfd[PFD_LISTENERS + i].revents)
+            continue;
+        srv->next_listener = i + 1;
+        ss_request_t *req = ss__server_take_request(srv, &srv->listeners[i]);
+        if (req)
+            return req;
+    }
+    return NULL;
 }
 
 /* One pass: wait up to timeout_ms (-1: no limit of our own) for a request,
@@ -72,14 +95,13 @@ static int serve_once(ss_server_t *srv, int timeout_ms)
     int gated = accepting && srv->hooks.try_accept;
     if (gated) /* an accept lock: this pass accepts only if it holds it */
         accepting = gated = srv->hooks.try_accept(srv, &timeout);
-    struct pollfd pfd[4];
+    struct pollfd pfd[SS_LOOP_FDS];
     int n = wait_pass(srv, pfd, accepting, timeout);
     int poll_err = n < 0 && errno != EINTR ? -errno : 0;
-    ss_request_t *req = n > 0 && pfd[1].revents ? ss__server_take_request(srv)
-                                                : NULL;
+    ss_request_t *req = n > 0 && accepting ? take_ready(srv, pfd) : NULL;
     if (gated && srv->hooks.accept_done)
         srv->hooks.accept_done(srv); /* before serving: others may accept */
-    if (n > 0 && pfd[3].revents && srv->hooks.watch_ready)
+    if (n > 0 && pfd[PFD_WATCH].revents && srv->hooks.watch_ready)
         srv->hooks.watch_ready(srv);
     if (srv->mode->service)
         srv->mode->service(srv);
@@ -177,19 +199,36 @@ void ss_server_close(ss_server_t *srv)
      * last request is freed: requests still running reply on it. */
     if (srv->mode->stop_accepting && srv->mode_state)
         srv->mode->stop_accepting(srv);
-    if (!srv->cfg.datagram)
-        ss__close_fd(&srv->fd);
-    if (srv->unix_path[0] && srv->owner_pid == getpid()) {
-        unlink(srv->unix_path);
-        srv->unix_path[0] = '\0';
-    }
+    if (srv->cfg.datagram)
+        ss__remove_socket_files(srv);
+    else
+        ss__close_listeners(srv);
     if (srv->mode->close && srv->mode_state) /* a master has no mode */
         srv->mode->close(srv);
     ss__server_unref(srv);
 }
 
-const char *ss_server_address(const ss_server_t *srv) { return srv->address; }
-int ss_server_fd(const ss_server_t *srv) { return srv->fd; }
+const char *ss_server_address(const ss_server_t *srv)
+{
+    return srv->listeners[0].address;
+}
+
+int ss_server_fd(const ss_server_t *srv) { return srv->listeners[0].fd; }
+
+int ss_server_listener_count(const ss_server_t *srv)
+{
+    return srv->nlisteners;
+}
+
+const char *ss_server_listener_address(const ss_server_t *srv, int i)
+{
+    return i >= 0 && i < srv->nlisteners ? srv->listeners[i].address : NULL;
+}
+
+int ss_server_listener_fd(const ss_server_t *srv, int i)
+{
+    return i >= 0 && i < srv->nlisteners ? srv->listeners[i].fd : -1;
+}
 void *ss_server_context(const ss_server_t *srv) { return srv->cfg.context; }
 const ss_config_t *ss_server_config(const ss_server_t *srv)
 {

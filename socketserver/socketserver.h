@@ -231,8 +231,14 @@ int ss_reply(ss_request_t *req, const void *buf, size_t len);
 
 /* ---- Servers ----------------------------------------------------------- */
 
+/* The most addresses one server listens on. */
+#define SS_MAX_LISTENERS 16
+
 typedef struct ss_config {
     const char *address;         /* "127.0.0.1:8000", "[::1]:0", "unix:/p" */
+    const char *const *extra_addresses; /* NULL, or a NULL-terminated list
+                                    of more addresses, served alike in
+                                    every mode (SS_MAX_LISTENERS in all) */
     int datagram;                /* UDP, or Unix datagram with "unix:" */
     ss_mode_id_t mode;           /* SS_MODE_*; 0: thread */
     const ss_handler_t *handler; /* required */
@@ -296,13 +302,13 @@ typedef struct ss_config {
  * everything else 0 or NULL.  Set address and handler afterwards. */
 void ss_config_init(ss_config_t *cfg);
 
-/* Create a server: bind and listen.  Returns 0 and *out, or a negative
+/* Create a server: bind and listen on each address.  Returns 0 and *out, or a negative
  * errno with a message naming the address and the failing call in err
  * (may be NULL; a short buffer gets the message cut, always
  * NUL-terminated); on failure nothing is left behind (no descriptor, no
  * socket file).  Under systemd socket activation (LISTEN_PID is this
- * process, LISTEN_FDS >= 1) it serves the inherited descriptor 3 instead
- * of binding the address. */
+ * process, LISTEN_FDS >= 1) it serves the inherited descriptors 3, 4, ...
+ * (LISTEN_FDS of them) instead of binding the addresses. */
 int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,
                      size_t errlen);
 
@@ -354,9 +360,15 @@ void ss_server_close(ss_server_t *srv);
  * -EINVAL with the reason in err (may be NULL). */
 int ss_address_check(const char *address, char *err, size_t errlen);
 
-/* The bound address as text, with the real port ("127.0.0.1:40121"). */
+/* The first listener's bound address as text, with the real port
+ * ("127.0.0.1:40121"), and its descriptor. */
 const char *ss_server_address(const ss_server_t *srv);
 int ss_server_fd(const ss_server_t *srv);
+/* How many listeners, and the i-th one's address and descriptor (NULL
+ * and -1 past the end), in the order the addresses were given. */
+int ss_server_listener_count(const ss_server_t *srv);
+const char *ss_server_listener_address(const ss_server_t *srv, int i);
+int ss_server_listener_fd(const ss_server_t *srv, int i);
 void *ss_server_context(const ss_server_t *srv);
 const ss_config_t *ss_server_config(const ss_server_t *srv);
 void ss_server_set_handler_data(ss_server_t *srv, void *data);

@@ -194,7 +194,8 @@ static int boot(ss_server_t *srv, char *err, size_t errlen)
 static void serve_queued_passes(ss_server_t *srv)
 {
     ss_request_t *req;
-    while (srv->passed && (req = ss__server_take_request(srv)))
+    while (srv->passed &&
+           (req = ss__server_take_request(srv, &srv->listeners[0])))
         srv->mode->process(srv, req);
 }
 

@@ -63,16 +63,18 @@ typedef struct ss_master {
      * ever goes away with connections queued while a worker is replaced:
      * the replacement takes over its predecessor's position. */
     int reuseport;
-    int sock_fd[SS_MAX_WORKERS];
+    int sock_fd[SS_MAX_WORKERS][SS_MAX_LISTENERS]; /* position 0: unused */
     int pass; /* accept "pass": the master accepts and hands over */
 } ss_master_t;
 
 /* master_pass.c: accept "pass".  A channel for a new worker (the master's
  * end in ends[0]; both -1 without pass): 0 or -errno.  Whether some
  * serving worker can take a connection now, and the accepting itself:
- * what is waiting, a bounded batch, each handed to the least loaded. */
+ * what is waiting on listener l, a bounded batch, each handed to the
+ * least loaded. */
 int ss__pass_channel(const ss_master_t *m, int ends[2]);
 int ss__pass_has_taker(ss_master_t *m);
-void ss__pass_connections(ss_server_t *srv, ss_master_t *m);
+void ss__pass_connections(ss_server_t *srv, ss_master_t *m,
+                          const ss_listener_t *l);
 
 #endif

@@ -26,7 +26,8 @@
     X(http)                                                                   \
     X(forward)                                                                \
     X(chat)                                                                   \
-    X(errors)
+    X(errors)                                                                 \
+    X(listeners)
 
 #define DECLARE(name) void register_##name##_tests(void);
 SUITES(DECLARE)

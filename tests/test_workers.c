@@ -575,6 +575,17 @@ static long uid_of(pid_t pid)
     return uid;
 }
 
+/* The uid of pid once it is uid (a new worker drops its privileges a
+ * moment after it appears), or what it is when timeout_ms has passed. */
+static long await_uid(pid_t pid, long uid, int timeout_ms)
+{
+    long long deadline = ts_now_ms() + timeout_ms;
+    long now;
+    while ((now = uid_of(pid)) != uid && ts_now_ms() < deadline)
+        ts_sleep_ms(10);
+    return now;
+}
+
 /* --user nobody: the master keeps its identity, the workers serve as
  * nobody.  Run without root, the workers cannot drop to it: they fail to
  * start and the master stops with status 3. */
@@ -592,8 +603,8 @@ static void test_workers_drop_privileges(void)
     CU_ASSERT_FATAL(await_workers(p.pid, 2, 2000) == 0);
     worker_pids(p.pid, workers, 4);
     CU_ASSERT_EQUAL(uid_of(p.pid), 0);
-    CU_ASSERT_EQUAL(uid_of(workers[0]), 65534);
-    CU_ASSERT_EQUAL(uid_of(workers[1]), 65534);
+    CU_ASSERT_EQUAL(await_uid(workers[0], 65534, 2000), 65534);
+    CU_ASSERT_EQUAL(await_uid(workers[1], 65534, 2000), 65534);
     CU_ASSERT(thanked(p.address));
     CU_ASSERT_EQUAL(stop(&p, SIGTERM), 0);
 }

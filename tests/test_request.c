@@ -450,7 +450,7 @@ static int counted_open(ss_server_t *srv, char *err, size_t errlen)
     lifecycle_t *life = ss_server_context(srv);
     if (life->refuse) {
         snprintf(err, errlen, "counted: refusing %s mode",
-                 ss_server_config(srv)->mode);
+                 ss_choice_name(SS_CHOICE_MODE, ss_server_config(srv)->mode));
         return -EINVAL;
     }
     life->opens++;

@@ -7,7 +7,8 @@
  * Signals follow nginx and gunicorn: TERM and INT stop gracefully, QUIT
  * at once; HUP replaces the workers (nginx's reload, gunicorn's HUP),
  * TTIN and TTOU add or remove one (gunicorn), USR1 reopens the log file
- * (both), USR2 logs each worker's counters.  (nginx uses USR2 to upgrade its binary, which we do not do.) */
+ * (both), USR2 logs each worker's counters.  (nginx uses USR2 to upgrade
+ * its binary, which we do not do.) */
 #include "notify.h"
 #include "options.h"
 
@@ -65,8 +66,8 @@ static void install_signals(void)
 static int write_pidfile(const char *path)
 {
     FILE *f = path ? fopen(path, "w") : NULL;
-    if (path && (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 ||
-                 fclose(f) != 0)) {
+    if (path &&
+        (!f || fprintf(f, "%ld\n", (long)getpid()) < 0 || fclose(f) != 0)) {
         fprintf(stderr, "socketserver: pidfile %s: %s\n", path,
                 strerror(errno));
         return -1;
@@ -74,79 +75,59 @@ static int write_pidfile(const char *path)
     return 0;
 }
 
-static void config_from_options(ss_config_t *cfg, cli_options_t *o)
-{
-    ss_config_init(cfg);
-    cfg->context = &o->handler_opts;
-    cfg->address = o->listen;
-    cfg->datagram = o->udp;
-    cfg->mode = ss_choice_value(SS_CHOICE_MODE, o->mode);
-    cfg->handler = handlers_find(o->handler);
-    cfg->backlog = o->backlog;
-    cfg->reuse_address = o->reuse_address;
-    cfg->reuse_port = o->reuse_port;
-    cfg->tcp_nodelay = o->nodelay;
-    cfg->max_datagram = o->max_datagram;
-    cfg->timeout_ms = o->timeout_ms;
-    cfg->deadline_ms = o->deadline_ms;
-    cfg->max_conns = o->max_conns;
-    cfg->max_children = o->max_children;
-    cfg->max_threads = o->max_threads;
-    cfg->thread_stack_size = o->thread_stack;
-    cfg->poller = o->poller ? ss_choice_value(SS_CHOICE_POLLER, o->poller) : 0;
-    cfg->workers = o->workers;
-    cfg->accept = o->accept ? ss_choice_value(SS_CHOICE_ACCEPT, o->accept) : 0;
-    cfg->max_requests = o->max_requests;
-    cfg->max_requests_jitter = o->max_requests_jitter;
-    cfg->worker_timeout_ms = o->worker_timeout_ms;
-    cfg->user = o->user;
-    cfg->group = o->group;
-    cfg->refuse_root = o->refuse_root;
-    cfg->pool_threads = o->pool_threads;
-    cfg->pool_accept = o->pool_accept ? ss_choice_value(SS_CHOICE_POOL_ACCEPT, o->pool_accept) : 0;
-    cfg->coro_stack_size = o->coro_stack;
-    cfg->grace_ms = o->grace_ms;
-}
+/* The exit statuses (see the top of this file). */
+enum {
+    EXIT_STOPPED = 0,
+    EXIT_CANNOT_RUN = 1,
+    EXIT_USAGE = 2,
+    EXIT_WORKERS = 3
+};
 
-int main(int argc, char **argv)
+/* Bind, then serve until a signal stops the server: the exit status. */
+static int serve(cli_options_t *opts)
 {
-    cli_options_t opts;
-    int rc = cli_parse(argc, argv, &opts);
-    if (rc)
-        return rc == CLI_EXIT_NOW ? 0 : 2;
-    ss_log_set_level(opts.log_level);
-    if (opts.log_file && (rc = ss_log_open(opts.log_file)) < 0) {
-        fprintf(stderr, "socketserver: log file %s: %s\n", opts.log_file,
-                strerror(-rc));
-        return 1;
-    }
-
-    ss_config_t cfg;
-    config_from_options(&cfg, &opts);
     char err[256];
-    if (ss_server_create(&server, &cfg, err, sizeof(err)) < 0) {
+    if (ss_server_create(&server, &opts->cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "socketserver: %s\n", err);
-        return 1;
+        return EXIT_CANNOT_RUN;
     }
-    if (write_pidfile(opts.pidfile) < 0) {
+    if (write_pidfile(opts->pidfile) < 0) {
         ss_server_close(server);
-        return 1;
+        return EXIT_CANNOT_RUN;
     }
     install_signals();
     printf("listening on %s\n", ss_server_address(server));
     fflush(stdout);
-    ss_log(SS_LOG_INFO, "serving %s in %s mode on %s", cfg.handler->name,
-           ss_choice_name(SS_CHOICE_MODE, cfg.mode), ss_server_address(server));
+    ss_log(SS_LOG_INFO, "serving %s in %s mode on %s", opts->cfg.handler->name,
+           ss_choice_name(SS_CHOICE_MODE, opts->cfg.mode),
+           ss_server_address(server));
 
     cli_notify("READY=1");
-    rc = ss_server_serve_forever(server);
+    int rc = ss_server_serve_forever(server);
     cli_notify("STOPPING=1");
-    if (rc < 0 && rc != SS_EWORKERS)
-        ss_log(SS_LOG_ERROR, "serve: %s", strerror(-rc));
+    if (rc < 0 && rc != SS_EWORKERS) /* the master has said why */
+        ss_log(SS_LOG_ERROR, "serve: %s", ss_strerror(rc));
     ss_log(SS_LOG_INFO, "stopping: in-flight connections have %d ms",
-           opts.grace_ms);
+           opts->cfg.grace_ms);
     ss_server_close(server);
-    if (opts.pidfile)
-        unlink(opts.pidfile);
-    return rc == SS_EWORKERS ? 3 : rc < 0 ? 1 : 0;
+    if (opts->pidfile)
+        unlink(opts->pidfile);
+    return rc == SS_EWORKERS ? EXIT_WORKERS
+           : rc < 0          ? EXIT_CANNOT_RUN
+                             : EXIT_STOPPED;
+}
+
+int main(int argc, char **argv)
+{
+    cli_options_t opts; /* filled in place: opts.cfg points into it */
+    int rc = cli_parse(argc, argv, &opts);
+    if (rc)
+        return rc == CLI_EXIT_NOW ? EXIT_STOPPED : EXIT_USAGE;
+    ss_log_set_level(opts.log_level);
+    if (opts.log_file && (rc = ss_log_open(opts.log_file)) < 0) {
+        fprintf(stderr, "socketserver: log file %s: %s\n", opts.log_file,
+                ss_strerror(rc));
+        return EXIT_CANNOT_RUN;
+    }
+    return serve(&opts);
 }

@@ -43,7 +43,7 @@
  * small.  in[] holds the request head being read and whatever pipelined
  * bytes came after it. */
 typedef struct http_conn {
-    char *root; /* realpath of --root */
+    const char *root; /* realpath of --root: the server's, from open */
     size_t root_len;
     size_t have; /* bytes in in[] */
     char in[HTTP_MAX_REQUEST_BYTES];
@@ -732,20 +732,17 @@ static const char *root_option(const ss_server_t *srv)
     return root ? root : ".";
 }
 
-/* Each connection resolves the root itself: the API has no way for .close
- * to find state that .open stored, so nothing is kept per server. */
+/* The root was resolved once, by open: a connection only borrows it. */
 static int http_setup(ss_request_t *req)
 {
+    const char *root = ss_handler_data(req);
+    if (!root)
+        return -EINVAL; /* open refused the server: not reached */
     http_conn_t *c = malloc(sizeof(*c));
     if (!c)
         return -ENOMEM;
-    c->root = realpath(root_option(ss_request_server(req)), NULL);
-    if (!c->root) {
-        int rc = -errno;
-        free(c);
-        return rc;
-    }
-    c->root_len = strlen(c->root);
+    c->root = root;
+    c->root_len = strlen(root);
     c->have = 0;
     ss_set_data(req, c);
     return 0;
@@ -753,40 +750,52 @@ static int http_setup(ss_request_t *req)
 
 static void http_finish(ss_request_t *req)
 {
-    http_conn_t *c = ss_data(req);
-    if (c) {
-        free(c->root);
-        free(c);
-        ss_set_data(req, NULL);
-    }
+    free(ss_data(req));
+    ss_set_data(req, NULL);
 }
 
-/* 0 when root resolves to a directory, else -errno. */
-static int check_root(const char *root)
+/* The real path of root in *real (malloc'd) when it is a directory: 0,
+ * else -errno.  Resolved once per open (and so again on each reload): the
+ * requests' "inside the root" checks compare against it, and every file
+ * is still resolved with realpath itself when it is opened. */
+static int resolve_root(const char *root, char **real)
 {
-    char *real = realpath(root, NULL);
     struct stat st;
-    int rc = real && stat(real, &st) == 0 ? 0 : -errno;
+    *real = realpath(root, NULL);
+    int rc = *real && stat(*real, &st) == 0 ? 0 : -errno;
     if (rc == 0 && !S_ISDIR(st.st_mode))
         rc = -ENOTDIR;
-    free(real);
+    if (rc < 0) {
+        free(*real);
+        *real = NULL;
+    }
     return rc;
 }
 
-/* .open: a stream server, and a root that is a directory; else -EINVAL
- * with the reason in err (which may be NULL). */
+/* .open: a stream server, and a root that is a directory, kept as the
+ * server's handler data; else -EINVAL with the reason in err. */
 static int http_open(ss_server_t *srv, char *err, size_t errlen)
 {
     const char *root = root_option(srv);
+    char *real = NULL;
     int datagram = ss_server_config(srv)->datagram;
-    int rc = datagram ? -EPROTOTYPE : check_root(root);
-    if (rc < 0 && err && errlen) {
+    int rc = datagram ? -EPROTOTYPE : resolve_root(root, &real);
+    if (rc < 0) {
         if (datagram)
             snprintf(err, errlen, "http: needs a stream socket, not --udp");
         else
             snprintf(err, errlen, "http: --root %s: %s", root, strerror(-rc));
+        return -EINVAL;
     }
-    return rc < 0 ? -EINVAL : 0;
+    ss_server_set_handler_data(srv, real);
+    return 0;
+}
+
+/* After the last request (or, on a reload, once the new root is set). */
+static void http_close(ss_server_t *srv)
+{
+    free(ss_server_handler_data(srv));
+    ss_server_set_handler_data(srv, NULL);
 }
 
 const ss_handler_t ss_handler_http = {
@@ -797,4 +806,5 @@ const ss_handler_t ss_handler_http = {
     .handle = http_handle,
     .finish = http_finish,
     .open = http_open,
+    .close = http_close,
 };

@@ -273,6 +273,167 @@ static void test_info_flags(void)
     }
 }
 
+/* The names of a choice as the CLI's messages list them, built from the
+ * library's table: "a, b or c", plus extra (prefork) when given. */
+static void choice_names(ss_choice_t kind, const char *extra, char *buf,
+                         size_t cap)
+{
+    const char *names[16];
+    size_t n = 0;
+    for (int v = 1; v <= ss_choice_count(kind) && n < 15; v++)
+        if (ss_choice_name(kind, v))
+            names[n++] = ss_choice_name(kind, v);
+    if (extra)
+        names[n++] = extra;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(buf);
+        snprintf(buf + len, cap - len, "%s%s",
+                 i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+    }
+}
+
+/* A bad choice exits 2 listing every valid name, in the library's order. */
+static void test_choice_messages(void)
+{
+    static const struct {
+        const char *flag;
+        ss_choice_t kind;
+        const char *extra;
+    } cases[] = {
+        {"--mode", SS_CHOICE_MODE, "prefork"},
+        {"--accept", SS_CHOICE_ACCEPT, NULL},
+        {"--pool-accept", SS_CHOICE_POOL_ACCEPT, NULL},
+        {"--poller", SS_CHOICE_POLLER, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char names[256], want[320];
+        choice_names(cases[i].kind, cases[i].extra, names, sizeof(names));
+        snprintf(want, sizeof(want), "socketserver: %s: expected %s, got 'x'",
+                 cases[i].flag, names);
+        const char *args[] = {"--listen", LOOPBACK, cases[i].flag, "x", NULL};
+        cli_proc_t p;
+        CU_ASSERT_EQUAL_FATAL(ts_cli_start(&p, args, 0), 0);
+        CU_ASSERT_EQUAL(ts_cli_wait(&p, EXIT_MS), 2);
+        CU_ASSERT_PTR_NOT_NULL(strstr(p.errtext, want));
+        if (!strstr(p.errtext, want))
+            fprintf(stderr, "\nwanted \"%s\" in: %s", want, p.errtext);
+    }
+}
+
+/* Whether help, past its usage, has a line for the len bytes of flag:
+ * "  --flag", alone or with its value, or as "-h, --help". */
+static int has_help_line(const char *help, const char *flag, size_t len)
+{
+    static const char *const before[] = {"\n  ", ", "};
+    static const char *const after[] = {" ", "\n"};
+    const char *body = strstr(help, "\n\n");
+    char word[80];
+    for (size_t b = 0; body && b < 2; b++)
+        for (size_t a = 0; a < 2; a++) {
+            snprintf(word, sizeof(word), "%s%.*s%s", before[b], (int)len,
+                     flag, after[a]);
+            if (strstr(body, word))
+                return 1;
+        }
+    return 0;
+}
+
+/* Every flag is in the usage line and has a line of its own in --help;
+ * every flag the usage names has one too; and a choice's usage lists the
+ * library's names. */
+static void test_help_lists_every_flag(void)
+{
+    static const char *const flags[] = {
+        "--mode", "--handler", "--listen", "--udp", "--workers", "--accept",
+        "--max-requests", "--max-requests-jitter", "--worker-timeout",
+        "--pidfile", "--user", "--group", "--refuse-root", "--max-conns",
+        "--max-children", "--max-threads", "--grace", "--timeout",
+        "--deadline", "--backlog", "--max-datagram", "--thread-stack",
+        "--threads", "--pool-accept", "--poller", "--coro-stack", "--nodelay",
+        "--reuse-port", "--no-reuse-address", "--log-level", "--log-file",
+        "--delay", "--poem", "--remote", "--root", "--list", "--help",
+        "--version"};
+    cli_proc_t p;
+    CU_ASSERT_EQUAL_FATAL(run_info(&p, "--help"), 0);
+    char word[256];
+    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+        snprintf(word, sizeof(word), "[%s", flags[i]);
+        int in_usage = strstr(p.outtext, word) != NULL;
+        int has_line = has_help_line(p.outtext, flags[i], strlen(flags[i]));
+        CU_ASSERT(in_usage && has_line);
+        if (!in_usage || !has_line)
+            fprintf(stderr, "\n%s: in usage %d, help line %d", flags[i],
+                    in_usage, has_line);
+    }
+    const char *u = strstr(p.outtext, "[--");
+    for (; u; u = strstr(u + 1, "[--")) {
+        size_t len = strcspn(u + 1, " ]");
+        CU_ASSERT(has_help_line(p.outtext, u + 1, len));
+        if (!has_help_line(p.outtext, u + 1, len))
+            fprintf(stderr, "\n%.*s: no help line", (int)len, u + 1);
+    }
+    char names[128] = "[--poller ";
+    for (int v = 1; v <= ss_choice_count(SS_CHOICE_POLLER); v++)
+        if (ss_choice_name(SS_CHOICE_POLLER, v)) {
+            size_t len = strlen(names);
+            snprintf(names + len, sizeof(names) - len, "%s|",
+                     ss_choice_name(SS_CHOICE_POLLER, v));
+        }
+    names[strlen(names) - 1] = ']';
+    CU_ASSERT_PTR_NOT_NULL(strstr(p.outtext, names));
+}
+
+/* --list names and sums up every mode, accept strategy, pool design,
+ * poller and handler. */
+static void test_list_choices(void)
+{
+    static const ss_choice_t kinds[] = {SS_CHOICE_MODE, SS_CHOICE_ACCEPT,
+                                        SS_CHOICE_POOL_ACCEPT,
+                                        SS_CHOICE_POLLER};
+    cli_proc_t p;
+    char line[256];
+    CU_ASSERT_EQUAL_FATAL(run_info(&p, "--list"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(p.outtext, "pollers"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(p.outtext, "accept strategies"));
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+        for (int v = 1; v <= ss_choice_count(kinds[k]); v++) {
+            if (!ss_choice_name(kinds[k], v))
+                continue; /* not on this system */
+            snprintf(line, sizeof(line), "\n  %-12s %s\n",
+                     ss_choice_name(kinds[k], v),
+                     ss_choice_summary(kinds[k], v));
+            CU_ASSERT_PTR_NOT_NULL(strstr(p.outtext, line));
+            if (!strstr(p.outtext, line))
+                fprintf(stderr, "\nno line \"%s\" in --list", line + 1);
+        }
+    for (size_t i = 0; handlers_at(i); i++) {
+        snprintf(line, sizeof(line), "\n  %-12s %s\n", handlers_at(i)->name,
+                 handlers_at(i)->summary);
+        CU_ASSERT_PTR_NOT_NULL(strstr(p.outtext, line));
+    }
+}
+
+/* --mode=prefork (the "--flag=value" form) runs sync workers under a
+ * master: it serves, and stops with 0. */
+static void test_prefork(void)
+{
+    cli_proc_t p;
+    const char *args[] = {"--mode=prefork", "--workers=2", "--handler",
+                          "thankyou", "--listen=" LOOPBACK, NULL};
+    if (start(&p, args) < 0)
+        return;
+    char buf[128] = "";
+    int fd = ts_connect(p.address, 0);
+    CU_ASSERT(fd >= 0);
+    if (fd >= 0) {
+        CU_ASSERT_EQUAL(ts_read_all(fd, buf, sizeof(buf), 5000),
+                        (ssize_t)strlen(THANKS));
+        close(fd);
+    }
+    CU_ASSERT_EQUAL(stop(&p, SIGTERM, NULL), 0);
+}
+
 /* ---- 3. Every mode with thankyou and UDP echo --------------------------- */
 
 static void test_modes_thankyou(void)
@@ -460,6 +621,12 @@ void register_cli_tests(void)
     CU_add_test(s, "address in use exits 1 naming bind", test_address_in_use);
     CU_add_test(s, "bad flags exit 2 naming the flag", test_bad_flags);
     CU_add_test(s, "--help, --version and --list exit 0", test_info_flags);
+    CU_add_test(s, "a bad choice lists the library's names",
+                test_choice_messages);
+    CU_add_test(s, "--help lists every flag", test_help_lists_every_flag);
+    CU_add_test(s, "--list shows modes, accept strategies, pollers, handlers",
+                test_list_choices);
+    CU_add_test(s, "--mode=prefork serves with sync workers", test_prefork);
     CU_add_test(s, "every mode serves thankyou", test_modes_thankyou);
     CU_add_test(s, "every mode echoes UDP datagrams", test_modes_udp_echo);
     CU_add_test(s, "SIGTERM lets a call in flight finish",

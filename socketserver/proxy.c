@@ -420,7 +420,7 @@ int ss__proxy_trust_parse(const char *list, ss_proxy_trust_t *out, char *err,
             s++, n--;
         while (n && is_blank(s[n - 1]))
             n--;
-        const char *reason = NULL;
+        const char *reason = NULL, *bad = NULL;
         int shown = n > 64 ? 64 : (int)n;
         if (n == 0)
             reason = "empty entry";
@@ -428,8 +428,10 @@ int ss__proxy_trust_parse(const char *list, ss_proxy_trust_t *out, char *err,
             out->unix_ok = 1;
         else if (out->count == SS_PROXY_TRUST_MAX)
             reason = "more than 32 addresses";
-        else if (trust_net(s, n, &out->nets[out->count], &reason) == 0)
+        else if (trust_net(s, n, &out->nets[out->count], &bad) == 0)
             out->count++;
+        else
+            reason = bad;
         if (reason) {
             memset(out, 0, sizeof(*out));
             return ss__fail(err, errlen, -EINVAL,

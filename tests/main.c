@@ -25,7 +25,8 @@
     X(robot)                                                                  \
     X(http)                                                                   \
     X(forward)                                                                \
-    X(chat)
+    X(chat)                                                                   \
+    X(proxy)
 
 #define DECLARE(name) void register_##name##_tests(void);
 SUITES(DECLARE)

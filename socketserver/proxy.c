@@ -345,8 +345,7 @@ int ss__proxy_parse(const void *buf, size_t len, int versions,
     return rc;
 }
 
-/* ---- Trusted senders ------------------------------------------------------
- */
+/* ---- Trusted senders ---------------------------------------------------- */
 
 /* Whether the first bits of a and b agree. */
 static int prefix_match(const unsigned char *a, const unsigned char *b,

@@ -324,16 +324,24 @@ int ss__proxy_parse(const void *buf, size_t len, int versions,
         *why = NULL;
     if (len == 0)
         return 0;
-    if (p[0] != 'P' && p[0] != v2_sig[0])
-        return refuse(why, "not a PROXY header");
-    if (p[0] == 'P' && !(versions & SS_PROXY_V1))
+    /* A header of a version not allowed is named as such (a sender set up
+     * for the wrong version is a common mistake); other bytes are no
+     * header at all, or a broken one of the version their first byte
+     * starts. */
+    int v1 = memcmp(p, "PROXY ", len < 6 ? len : 6) == 0;
+    int v2 = memcmp(p, v2_sig, len < 12 ? len : 12) == 0;
+    if (v1 && !(versions & SS_PROXY_V1))
         return refuse(why, "a v1 header, but only v2 is allowed");
-    if (p[0] == v2_sig[0] && !(versions & SS_PROXY_V2))
+    if (v2 && !(versions & SS_PROXY_V2))
         return refuse(why, "a v2 header, but only v1 is allowed");
-    /* Fill a copy: out is left alone unless the header is whole. */
-    ss_proxy_header_t h;
+    ss_proxy_header_t h; /* a copy: out is left alone unless all is well */
     memset(&h, 0, sizeof(h));
-    h.version = p[0] == 'P' ? 1 : 2;
+    if (p[0] == 'P' && (versions & SS_PROXY_V1))
+        h.version = 1;
+    else if (p[0] == v2_sig[0] && (versions & SS_PROXY_V2))
+        h.version = 2;
+    else
+        return refuse(why, "not a PROXY header");
     int rc =
         h.version == 1 ? v1_parse(p, len, &h, why) : v2_parse(p, len, &h, why);
     if (rc <= 0)

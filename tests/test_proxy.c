@@ -419,6 +419,9 @@ static void test_versions(void)
     check_refused(b, n, SS_PROXY_V1, "a v2 header, but only v1 is allowed");
     check_refused(b, 1, SS_PROXY_V1, "a v2 header, but only v1 is allowed");
     check_refused("\x16\x03\x01", 3, SS_PROXY_ANY, "not a PROXY header");
+    check_refused("POST / HTTP/1.1\r\n", 17, SS_PROXY_V2, "not a PROXY header");
+    check_refused("\r\n\r\n\r\n", 6, SS_PROXY_V1, "not a PROXY header");
+    check_refused("\r\n\r\n\r\n", 6, SS_PROXY_ANY, "v2: bad signature");
     CHECK(ss__proxy_parse(v1, 0, SS_PROXY_ANY, &h, &why) == 0 && !why);
     CHECK(ss__proxy_parse(NULL, 0, SS_PROXY_ANY, &h, NULL) == 0);
     CHECK(ss__proxy_parse(NULL, 1, SS_PROXY_ANY, &h, NULL) == -EINVAL);

@@ -215,7 +215,7 @@ test: test-plain test-sanitized
 
 # make fuzz runs each target for FUZZ_SECONDS, starting from its seeds in
 # tests/fuzz/corpus/ (and what earlier runs found, kept in build/fuzz/).
-FUZZ_TARGETS = addr http lines menu
+FUZZ_TARGETS = addr http lines menu proxy
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS = -fsanitize=fuzzer-no-link,address,undefined \
              -fno-sanitize-recover=all

@@ -27,7 +27,8 @@
     X(forward)                                                                \
     X(chat)                                                                   \
     X(errors)                                                                 \
-    X(listeners)
+    X(listeners)                                                              \
+    X(proxy)
 
 #define DECLARE(name) void register_##name##_tests(void);
 SUITES(DECLARE)

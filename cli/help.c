@@ -35,6 +35,7 @@ static const char *default_name(const cli_option_t *opt, const cli_options_t *d)
     case OPT_HANDLER:
         return d->cfg.handler ? d->cfg.handler->name : NULL;
     case OPT_ADDRESS:
+    case OPT_LISTEN:
     case OPT_STRING:
         return *(const char *const *)field;
     default:

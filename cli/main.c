@@ -83,6 +83,20 @@ enum {
     EXIT_WORKERS = 3
 };
 
+/* One "listening on ADDRESS" line per listener, in the order given (the
+ * first line the server prints: scripts wait for it), then the log's. */
+static void announce(const cli_options_t *opts)
+{
+    for (int i = 0; i < ss_server_listener_count(server); i++)
+        printf("listening on %s\n", ss_server_listener_address(server, i));
+    fflush(stdout);
+    for (int i = 0; i < ss_server_listener_count(server); i++)
+        ss_log(SS_LOG_INFO, "serving %s in %s mode on %s",
+               opts->cfg.handler->name,
+               ss_choice_name(SS_CHOICE_MODE, opts->cfg.mode),
+               ss_server_listener_address(server, i));
+}
+
 /* Bind, then serve until a signal stops the server: the exit status. */
 static int serve(cli_options_t *opts)
 {
@@ -96,11 +110,7 @@ static int serve(cli_options_t *opts)
         return EXIT_CANNOT_RUN;
     }
     install_signals();
-    printf("listening on %s\n", ss_server_address(server));
-    fflush(stdout);
-    ss_log(SS_LOG_INFO, "serving %s in %s mode on %s", opts->cfg.handler->name,
-           ss_choice_name(SS_CHOICE_MODE, opts->cfg.mode),
-           ss_server_address(server));
+    announce(opts);
 
     cli_notify("READY=1");
     int rc = ss_server_serve_forever(server);

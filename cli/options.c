@@ -89,8 +89,9 @@ const cli_option_t cli_table[] = {
      .type = OPT_HANDLER,
      .offset = AT(cfg.handler, const ss_handler_t *),
      .help = "what to say; see --list"},
-    TEXT("--listen", "ADDR", OPT_ADDRESS, cfg.address,
-         "HOST:PORT, [IPV6]:PORT or unix:PATH; port 0 picks a free port"),
+    TEXT("--listen", "ADDR", OPT_LISTEN, cfg.address,
+         "HOST:PORT, [IPV6]:PORT or unix:PATH; port 0 picks a free port; "
+         "again for more addresses (at most 16), each served alike"),
     SWITCH("--udp", cfg.datagram, 1,
            "a datagram server (UDP, or Unix datagram)"),
     HEADING("Workers:"),
@@ -283,11 +284,29 @@ static int set_seconds(const cli_option_t *opt, void *field, const char *text)
 static int set_text(const cli_option_t *opt, void *field, const char *text)
 {
     char why[256];
-    if (opt->type == OPT_ADDRESS &&
+    if ((opt->type == OPT_ADDRESS || opt->type == OPT_LISTEN) &&
         ss_address_check(text, why, sizeof(why)) < 0)
         return bad("%s: %s", opt->name, why);
     *(const char **)field = text;
     return 0;
+}
+
+/* --listen: the first replaces the default address, each later one is
+ * one more listener. */
+static int add_listen(cli_options_t *o, const cli_option_t *opt,
+                      const char *text)
+{
+    if (o->listens == 0) {
+        o->listens++;
+        return set_text(opt, &o->cfg.address, text);
+    }
+    if (o->listens >= SS_MAX_LISTENERS)
+        return bad("%s: at most %d addresses", opt->name, SS_MAX_LISTENERS);
+    int rc = set_text(opt, &o->extra[o->listens - 1], text);
+    if (rc == 0)
+        o->cfg.extra_addresses = o->extra;
+    o->listens += rc == 0;
+    return rc;
 }
 
 static int set_handler(const cli_option_t *opt, void *field, const char *text)
@@ -338,6 +357,8 @@ static int apply(cli_options_t *o, const cli_option_t *opt, const char *value)
     case OPT_STRING:
     case OPT_ADDRESS:
         return set_text(opt, field, value);
+    case OPT_LISTEN:
+        return add_listen(o, opt, value);
     case OPT_HANDLER:
         return set_handler(opt, field, value);
     case OPT_CHOICE:

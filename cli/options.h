@@ -18,6 +18,9 @@ typedef struct cli_options {
     const char *pidfile, *log_file;
     int log_level;
     int prefork; /* --mode prefork: sync mode, and workers when not given */
+    int listens; /* --listen flags read so far */
+    const char *extra[SS_MAX_LISTENERS]; /* the 2nd, 3rd... (cfg points
+                                            here), NULL-terminated */
 } cli_options_t;
 
 /* 0: serve with o->cfg; CLI_EXIT_NOW or CLI_BAD_USAGE: exit with 0 or 2. */

@@ -19,6 +19,8 @@ typedef enum opt_type {
     OPT_SECONDS,  /* 0..86400 seconds, fractions too, as ms in an int */
     OPT_STRING,   /* any text (a path, a user name) */
     OPT_ADDRESS,  /* an address ss_address_check accepts */
+    OPT_LISTEN,   /* OPT_ADDRESS, repeatable: the first replaces the
+                     default, each later one adds a listener */
     OPT_HANDLER,  /* a built-in handler's name, stored as the handler */
     OPT_CHOICE,   /* a name of ss_choice_t `kind`, stored as its enum */
     OPT_MODE,     /* OPT_CHOICE over the modes, plus prefork */

@@ -501,6 +501,11 @@ static int read_line_fd(int fd, char *buf, size_t cap, int timeout_ms)
     return 0;
 }
 
+int ts_cli_read_line(cli_proc_t *p, char *buf, size_t cap, int timeout_ms)
+{
+    return read_line_fd(p->out, buf, cap, timeout_ms);
+}
+
 int ts_cli_start(cli_proc_t *p, const char *const *args, int wait_listening)
 {
     return ts_proc_start(p, ts_cli_path(), args, wait_listening);

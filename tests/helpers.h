@@ -143,5 +143,8 @@ const char *ts_example_path(char *buf, size_t cap, const char *name);
  * timeout.  Closes its pipes. */
 int ts_cli_wait(cli_proc_t *p, int timeout_ms);
 const char *ts_cli_path(void);
+/* The next line the process prints on standard output, within
+ * timeout_ms: 0, or -1. */
+int ts_cli_read_line(cli_proc_t *p, char *buf, size_t cap, int timeout_ms);
 
 #endif

@@ -137,6 +137,47 @@ static void test_listen_unix(void)
     unlink(path); /* in case the assertion above failed */
 }
 
+/* --listen again and again: a "listening on" line for each, in order, and
+ * each serves; one too many is a bad command line. */
+static void test_listen_several(void)
+{
+    char path[100], unix_addr[128];
+    snprintf(unix_addr, sizeof(unix_addr), "unix:%s",
+             ts_unix_path(path, sizeof(path)));
+    const char *args[] = {"--listen", "127.0.0.1:0", "--listen", unix_addr,
+                          "--listen", "127.0.0.1:0", "--mode", "event",
+                          NULL}; /* the default handler: the 10086 bot */
+    cli_proc_t p;
+    CU_ASSERT_FATAL(ts_cli_start(&p, args, 1) == 0);
+    char lines[2][300], *addrs[3] = {p.address, lines[0], lines[1]};
+    for (int i = 0; i < 2; i++)
+        CU_ASSERT(ts_cli_read_line(&p, lines[i], sizeof(lines[i]), 2000) == 0 &&
+                  strncmp(lines[i], "listening on ", 13) == 0);
+    memmove(lines[0], lines[0] + 13, strlen(lines[0] + 13) + 1);
+    memmove(lines[1], lines[1] + 13, strlen(lines[1] + 13) + 1);
+    CU_ASSERT_STRING_EQUAL(lines[0], unix_addr);
+    CU_ASSERT(strncmp(lines[1], "127.0.0.1:", 10) == 0 &&
+              strcmp(lines[1], p.address) != 0);
+    for (int i = 0; i < 3; i++) {
+        int fd = connect_greeted(addrs[i]);
+        CU_ASSERT(fd >= 0);
+        if (fd >= 0)
+            close(fd);
+    }
+    CU_ASSERT_EQUAL(stop(&p, SIGTERM, NULL), 0);
+    CU_ASSERT(access(path, F_OK) < 0 && errno == ENOENT);
+
+    const char *many[2 * (SS_MAX_LISTENERS + 1) + 1];
+    for (int i = 0; i <= SS_MAX_LISTENERS; i++) {
+        many[2 * i] = "--listen";
+        many[2 * i + 1] = "127.0.0.1:0";
+    }
+    many[2 * (SS_MAX_LISTENERS + 1)] = NULL;
+    CU_ASSERT_FATAL(ts_cli_start(&p, many, 0) == 0);
+    CU_ASSERT_EQUAL(ts_cli_wait(&p, 5000), 2);
+    CU_ASSERT(strstr(p.errtext, "--listen: at most 16") != NULL);
+}
+
 /* ---- 2. Exit codes ------------------------------------------------------ */
 
 /* An idle server stops with 0 well under a second on SIGTERM and SIGINT,
@@ -616,6 +657,7 @@ void register_cli_tests(void)
                 test_listen_tcp6);
     CU_add_test(s, "listen unix: greets and removes the socket file",
                 test_listen_unix);
+    CU_add_test(s, "--listen again: each listens, in order", test_listen_several);
     CU_add_test(s, "SIGTERM and SIGINT stop an idle server with 0",
                 test_stop_signals);
     CU_add_test(s, "address in use exits 1 naming bind", test_address_in_use);

@@ -139,7 +139,9 @@ void cli_print_help(void)
 static void list_choice(const char *title, ss_choice_t kind)
 {
     printf("%s:\n", title);
-    for (int value = 1; value <= ss_choice_count(kind); value++)
+    const char *zero = ss_choice_name(kind, 0); /* "off": a value too */
+    int first = ss_choice_value(kind, zero) == 0 ? 0 : 1;
+    for (int value = first; value <= ss_choice_count(kind); value++)
         if (ss_choice_name(kind, value))
             printf("  %-12s %s\n", ss_choice_name(kind, value),
                    ss_choice_summary(kind, value));
@@ -154,6 +156,7 @@ void cli_print_list(void)
     list_choice("pool accept (--pool-accept, prethread mode)",
                 SS_CHOICE_POOL_ACCEPT);
     list_choice("pollers (--poller, event mode)", SS_CHOICE_POLLER);
+    list_choice("PROXY protocol (--proxy-protocol)", SS_CHOICE_PROXY);
     printf("handlers (--handler):\n");
     for (size_t i = 0; handlers_at(i); i++)
         printf("  %-12s %s\n", handlers_at(i)->name, handlers_at(i)->summary);

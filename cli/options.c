@@ -111,6 +111,16 @@ const cli_option_t cli_table[] = {
     TEXT("--user", "U", OPT_STRING, cfg.user, "serve as U once bound"),
     TEXT("--group", "G", OPT_STRING, cfg.group, "...and as group G"),
     SWITCH("--refuse-root", cfg.refuse_root, 1, "refuse to serve as root"),
+    HEADING("Behind a balancer:"),
+    CHOICE("--proxy-protocol", "P", OPT_CHOICE, cfg.proxy_protocol,
+           SS_CHOICE_PROXY,
+           "each connection starts with a PROXY header (HAProxy's "
+           "send-proxy, send-proxy-v2) naming the client"),
+    TEXT("--proxy-from", "LIST", OPT_STRING, cfg.proxy_from,
+         "who may send it: addresses, CIDRs and unix, comma-separated "
+         "(default 127.0.0.0/8,::1,unix)"),
+    SECONDS("--proxy-timeout", cfg.proxy_timeout_ms,
+            "the header's deadline (default 5)"),
     HEADING("Limits and timeouts:"),
     WHOLE("--max-conns", "N", cfg.max_conns, 1, 1000000,
           "connections open at once, any mode; beyond it clients wait in "
@@ -176,11 +186,19 @@ static int prefork_value(void)
     return ss_choice_count(SS_CHOICE_MODE) + 1;
 }
 
+/* 1 when the kind's value 0 has a name of its own ("off"), listed first:
+ * the CLI's values are then the library's plus one. */
+static int zero_named(const cli_option_t *opt)
+{
+    return opt->type == OPT_CHOICE &&
+           ss_choice_value(opt->kind, ss_choice_name(opt->kind, 0)) == 0;
+}
+
 int cli_names_count(const cli_option_t *opt)
 {
     switch (opt->type) {
     case OPT_CHOICE:
-        return ss_choice_count(opt->kind);
+        return ss_choice_count(opt->kind) + zero_named(opt);
     case OPT_MODE:
         return prefork_value();
     case OPT_LOG_LEVEL:
@@ -198,7 +216,7 @@ const char *cli_name_at(const cli_option_t *opt, int value)
         return log_levels[value - 1];
     if (opt->type == OPT_MODE && value == prefork_value())
         return PREFORK;
-    return ss_choice_name(opt->kind, value);
+    return ss_choice_name(opt->kind, value - zero_named(opt));
 }
 
 /* The value named, or -1.  The library's names are looked up by the

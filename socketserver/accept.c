@@ -56,16 +56,6 @@ static void pause_accepting(ss_server_t *srv, const ss_listener_t *l, int err)
     }
 }
 
-/* verify_request's verdict: a rejected request is closed here. */
-static int verified(ss_server_t *srv, ss_request_t *req)
-{
-    if (!srv->cfg.verify_request || srv->cfg.verify_request(srv, req))
-        return 1;
-    ss_log_peer(SS_LOG_DEBUG, "%s: rejected by verify_request", ss_peer(req));
-    ss__request_drop(req);
-    return 0;
-}
-
 /* accept(2) with the error handling every caller needs: the descriptor,
  * or -1 (retry later; a lack of descriptors pauses accepting). */
 int ss__accept_raw(ss_server_t *srv, const ss_listener_t *l,
@@ -169,15 +159,22 @@ static ss_request_t *receive_one(ss_server_t *srv, const ss_listener_t *l)
 }
 
 /* Take one connection or datagram that is ready on listener l and has
- * passed verify_request, or NULL.  The serve loop calls it; so do modes
+ * passed verify_request (unless a PROXY header must be read first), or
+ * NULL.  The serve loop calls it; so do modes
  * whose threads accept for themselves (one at a time: not thread-safe). */
 ss_request_t *ss__server_take_request(ss_server_t *srv,
                                       const ss_listener_t *l)
 {
     ss_request_t *req = srv->cfg.datagram ? receive_one(srv, l)
                                           : accept_one(srv, l);
-    if (!req || !verified(srv, req))
+    if (!req)
         return NULL;
+    /* verify_request judges the client: behind a balancer that is known
+     * only once the request has read its PROXY header (ss__request_run). */
+    if (!srv->proxy_trust && !ss__request_verify(req)) {
+        ss__request_drop(req);
+        return NULL;
+    }
     if (srv->hooks.took) { /* a worker: count it for the master's report */
         req->counted = 1;
         srv->hooks.took(srv);

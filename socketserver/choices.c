@@ -33,6 +33,16 @@ static const choice_row_t accepts[] = {
                                 "over"},
 };
 
+static const choice_row_t proxies[] = { /* 0, off, is a value too */
+    [SS_PROXY_OFF] = {"off", "no PROXY header: the peer is the client"},
+    [SS_PROXY_V1] = {"v1", "a text (v1) PROXY header starts each "
+                           "connection"},
+    [SS_PROXY_V2] = {"v2", "a binary (v2) PROXY header starts each "
+                           "connection"},
+    [SS_PROXY_AUTO] = {"auto", "a PROXY header of either version starts "
+                               "each connection"},
+};
+
 static const choice_row_t pool_accepts[] = {
     [SS_POOL_ACCEPT_QUEUE] = {"queue", "the loop accepts and queues"},
     [SS_POOL_ACCEPT_LOCK] = {"lock", "each pool thread accepts, under a "
@@ -44,6 +54,8 @@ static const int defaults[] = {
     [SS_CHOICE_MODE] = SS_MODE_THREAD,
     [SS_CHOICE_ACCEPT] = SS_ACCEPT_SHARED,
     [SS_CHOICE_POOL_ACCEPT] = SS_POOL_ACCEPT_QUEUE,
+    [SS_CHOICE_POLLER] = SS_POLLER_DEFAULT, /* resolved by poller.c */
+    [SS_CHOICE_PROXY] = SS_PROXY_OFF,
 };
 
 #define ROWS(t) ((int)(sizeof(t) / sizeof(t[0])) - 1)
@@ -62,6 +74,9 @@ static const choice_row_t *table(ss_choice_t kind, int *count)
     case SS_CHOICE_POOL_ACCEPT:
         *count = ROWS(pool_accepts);
         return pool_accepts;
+    case SS_CHOICE_PROXY:
+        *count = ROWS(proxies);
+        return proxies;
     case SS_CHOICE_POLLER:
         *count = SS_POLLER_SELECT;
         return NULL;
@@ -89,12 +104,13 @@ static int resolve(ss_choice_t kind, int value)
     return value == 0 ? defaults[kind] : value;
 }
 
+/* A value's row; row 0 is a value's own only where the default is 0. */
 static const choice_row_t *row(ss_choice_t kind, int value)
 {
     int count;
     const choice_row_t *t = table(kind, &count);
     value = resolve(kind, value);
-    return t && value > 0 ? &t[value] : NULL;
+    return t && value >= 0 && t[value].name ? &t[value] : NULL;
 }
 
 static const ss_poller_ops_t *poller(int value)
@@ -132,5 +148,8 @@ int ss_choice_value(ss_choice_t kind, const char *name)
         if (n && strcmp(n, name) == 0)
             return v;
     }
+    int zero_named = count > 0 && row(kind, 0) && resolve(kind, 0) == 0;
+    if (zero_named && name && strcmp(row(kind, 0)->name, name) == 0)
+        return 0; /* "off": the default, a value of its own */
     return -1;
 }

@@ -89,6 +89,12 @@ static int check_config(const ss_config_t *cfg, char *err, size_t errlen)
     if (cfg->workers < 0 || cfg->workers > SS_MAX_WORKERS)
         return ss__fail(err, errlen, -EINVAL, "workers: from 0 to %d, not %d",
                         SS_MAX_WORKERS, cfg->workers);
+    if (!ss_choice_name(SS_CHOICE_PROXY, cfg->proxy_protocol))
+        return ss__fail(err, errlen, -EINVAL, "unknown proxy_protocol %d",
+                        cfg->proxy_protocol);
+    if (cfg->proxy_protocol != SS_PROXY_OFF && cfg->datagram)
+        return ss__fail(err, errlen, -EINVAL,
+                        "the PROXY protocol needs a stream server");
     if (cfg->workers > 0 && cfg->accept == SS_ACCEPT_PASS && cfg->datagram)
         return ss__fail(err, errlen, -EINVAL,
                         "accept pass needs a stream server (connections to "
@@ -109,7 +115,7 @@ static int acquire(ss_server_t *srv, char *err, size_t errlen)
     if (srv->cfg.datagram &&
         !(srv->datagram_buf = malloc(srv->cfg.max_datagram)))
         return ss__fail(err, errlen, -ENOMEM, "out of memory");
-    return 0;
+    return ss__proxy_prepare(srv, err, errlen);
 }
 
 /* Who runs the requests: a master's workers (each opens the mode and

@@ -129,6 +129,7 @@ struct ss_server {
     int passed; /* listeners[0] is a channel of passed connections */
     unsigned char *datagram_buf; /* max_datagram bytes */
 
+    struct ss_proxy_trust *proxy_trust; /* proxy_from, parsed; NULL: off */
     void *handler_data; /* ss_server_set_handler_data */
     int handler_opened; /* handler->close is owed */
     uid_t run_uid;      /* serve as these (user, group); -1: keep */
@@ -153,6 +154,14 @@ typedef struct ss_waiter {
     void (*forget)(ss_request_t *req, int fd);
 } ss_waiter_t;
 
+/* The balancer's own address, kept when a PROXY header named the client
+ * (allocated then only: most requests have none). */
+typedef struct ss_via {
+    struct sockaddr_storage addr;
+    socklen_t len;
+    char text[SS_ADDRSTRLEN]; /* formatted on first ss_proxy_peer */
+} ss_via_t;
+
 struct ss_request {
     ss_server_t *server;
     int fd;       /* the connection, or the server socket for datagrams */
@@ -162,6 +171,7 @@ struct ss_request {
     struct sockaddr_storage peer;
     socklen_t peer_len;
     char peer_text[SS_ADDRSTRLEN]; /* formatted on first ss_peer */
+    ss_via_t *via; /* behind a balancer: who connected; else NULL */
     void *data;
     /* Bytes received but not yet returned: the read-ahead of ss_read_line,
      * or the whole datagram. */
@@ -253,6 +263,18 @@ void ss__request_run(ss_request_t *req);
 void ss__request_free(ss_request_t *req);
 void ss__request_forget(ss_request_t *req);
 void ss__request_drop(ss_request_t *req);
+/* verify_request's verdict (1: serve it), logged when it says no. */
+int ss__request_verify(ss_request_t *req);
+
+/* proxy_read.c: the PROXY protocol on a connection.  prepare: the trusted
+ * sources, parsed at create (0, or -errno with the bad entry named).
+ * accept: the peer is trusted, the header arrived whole within its
+ * deadline into the read-ahead (what follows it stays there for the
+ * handler) and its client took the peer's place: 0, or -errno with *why
+ * saying what was wrong (-ENODATA: closed before sending a byte, as a
+ * health check's bare connect does). */
+int ss__proxy_prepare(ss_server_t *srv, char *err, size_t errlen);
+int ss__proxy_accept(ss_request_t *req, const char **why);
 
 /* accept.c: accept(2) with the error policy every caller needs (the
  * descriptor, or -1: retry later; a lack of descriptors pauses

@@ -44,6 +44,7 @@ static void server_free(ss_server_t *srv)
     if (srv->hooks.release)
         srv->hooks.release(srv);
     free(srv->datagram_buf);
+    free(srv->proxy_trust);
     free(srv);
 }
 

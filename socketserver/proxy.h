@@ -27,10 +27,11 @@
 _Static_assert(SS_PROXY_MAX_HEADER <= SS_READ_AHEAD,
                "a PROXY header must fit the request's read-ahead buffer");
 
-/* Version mask for ss__proxy_parse. */
-#define SS_PROXY_V1 1
-#define SS_PROXY_V2 2
-#define SS_PROXY_ANY (SS_PROXY_V1 | SS_PROXY_V2)
+/* Version mask for ss__proxy_parse: the public ss_proxy_id_t's values
+ * (SS_PROXY_V1 1, SS_PROXY_V2 2, SS_PROXY_AUTO both) are the mask. */
+#define SS_PROXY_ANY SS_PROXY_AUTO
+_Static_assert(SS_PROXY_AUTO == (SS_PROXY_V1 | SS_PROXY_V2),
+               "the config's value is the parser's version mask");
 
 typedef struct ss_proxy_header {
     int version; /* 1 or 2 */

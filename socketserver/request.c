@@ -32,6 +32,25 @@ const struct sockaddr *ss_peer_addr(const ss_request_t *req, socklen_t *len)
     return (const struct sockaddr *)&req->peer;
 }
 
+const char *ss_proxy_peer(ss_request_t *req)
+{
+    if (!req->via)
+        return NULL;
+    if (!req->via->text[0])
+        ss__addr_format((const struct sockaddr *)&req->via->addr,
+                        req->via->len, req->via->text,
+                        sizeof(req->via->text));
+    return req->via->text;
+}
+
+const struct sockaddr *ss_proxy_peer_addr(const ss_request_t *req,
+                                          socklen_t *len)
+{
+    if (len)
+        *len = req->via ? req->via->len : 0;
+    return req->via ? (const struct sockaddr *)&req->via->addr : NULL;
+}
+
 void *ss_data(const ss_request_t *req) { return req->data; }
 void ss_set_data(ss_request_t *req, void *data) { req->data = data; }
 ss_server_t *ss_request_server(const ss_request_t *req) { return req->server; }
@@ -103,9 +122,40 @@ static void report_error(ss_request_t *req, int err)
                 strerror(-err));
 }
 
+int ss__request_verify(ss_request_t *req)
+{
+    ss_server_t *srv = req->server;
+    if (!srv->cfg.verify_request || srv->cfg.verify_request(srv, req))
+        return 1;
+    ss_log_peer(SS_LOG_DEBUG, "%s: rejected by verify_request", ss_peer(req));
+    return 0;
+}
+
+/* Behind a balancer, before anything else: the PROXY header, then
+ * verify_request on the client it names.  A connection that fails either
+ * is closed unserved, with one rate-limited line naming the peer and what
+ * was wrong (at debug level for a bare connect that sent nothing: that is
+ * how a balancer's health check looks). */
+static int admitted(ss_request_t *req)
+{
+    if (!req->server->proxy_trust || req->datagram)
+        return 1;
+    const char *why;
+    int rc = ss__proxy_accept(req, &why);
+    if (rc < 0) {
+        ss_log_peer(rc == -ENODATA ? SS_LOG_DEBUG : SS_LOG_WARN,
+                    "%s: PROXY header refused: %s", ss_peer(req),
+                    why ? why : strerror(-rc));
+        return 0;
+    }
+    return ss__request_verify(req);
+}
+
 /* setup, handle, finish -- finish always -- then report any failure. */
 void ss__request_run(ss_request_t *req)
 {
+    if (!admitted(req))
+        return;
     const ss_handler_t *h = req->server->cfg.handler;
     int rc = h->setup ? h->setup(req) : 0;
     if (rc >= 0 && h->handle)
@@ -157,6 +207,7 @@ void ss__request_free(ss_request_t *req)
     if (!req->datagram && req->fd >= 0)
         close_gracefully(req);
     free(req->in);
+    free(req->via);
     ss_server_t *srv = req->server;
     if (req->counted && srv->hooks.finished)
         srv->hooks.finished(srv);

@@ -86,14 +86,24 @@ typedef enum ss_poller_id { /* the event mode's readiness backend */
     SS_POLLER_SELECT
 } ss_poller_id_t;
 
+typedef enum ss_proxy_id { /* the PROXY protocol header on connections */
+    SS_PROXY_OFF = 0,       /* none: the default */
+    SS_PROXY_V1 = 1,        /* required, text (v1) */
+    SS_PROXY_V2 = 2,        /* required, binary (v2) */
+    SS_PROXY_AUTO = 3       /* required, either version */
+} ss_proxy_id_t;
+
 typedef enum ss_choice {
     SS_CHOICE_MODE,        /* ss_mode_id_t */
     SS_CHOICE_ACCEPT,      /* ss_accept_id_t */
     SS_CHOICE_POOL_ACCEPT, /* ss_pool_accept_id_t */
-    SS_CHOICE_POLLER       /* ss_poller_id_t */
+    SS_CHOICE_POLLER,      /* ss_poller_id_t */
+    SS_CHOICE_PROXY        /* ss_proxy_id_t */
 } ss_choice_t;
 
-/* The values of a kind are 1 .. ss_choice_count(kind). */
+/* The values of a kind are 1 .. ss_choice_count(kind), and 0 too when the
+ * default is a value of its own (SS_PROXY_OFF: ss_choice_value of its name
+ * is 0). */
 int ss_choice_count(ss_choice_t kind);
 /* A value's name ("event"); value 0 gives the default's name.  NULL for a
  * value out of range, or one this system lacks (epoll off Linux). */
@@ -173,6 +183,14 @@ void ss_set_timeout(ss_request_t *req, int timeout_ms);
  * or "unix:" for an unnamed Unix socket. */
 const char *ss_peer(ss_request_t *req);
 const struct sockaddr *ss_peer_addr(const ss_request_t *req, socklen_t *len);
+
+/* Behind a balancer (proxy_protocol on): the balancer's own address,
+ * that is the connection's peer, as ss_peer formats it; NULL when no
+ * header named another client (a LOCAL health check, or the protocol
+ * off). */
+const char *ss_proxy_peer(ss_request_t *req);
+const struct sockaddr *ss_proxy_peer_addr(const ss_request_t *req,
+                                          socklen_t *len);
 
 /* Per-request user data, owned by the handler (free it in finish). */
 void *ss_data(const ss_request_t *req);
@@ -288,6 +306,17 @@ typedef struct ss_config {
     int refuse_root;          /* refuse to serve as root */
     int block_on_close;       /* close waits for in-flight requests */
     int grace_ms;             /* ...for this long, then stops them */
+
+    /* Behind a balancer (HAProxy's PROXY protocol, stream servers only):
+     * each connection starts with a header naming the real client, read
+     * before the handler's setup; from then on ss_peer is the client and
+     * ss_proxy_peer the balancer.  A connection from a source not trusted,
+     * or without a valid header in time, is closed unserved. */
+    ss_proxy_id_t proxy_protocol; /* SS_PROXY_*; 0: off */
+    const char *proxy_from;  /* who may send one: addresses, CIDRs and
+                                "unix", comma-separated; NULL: loopback
+                                (127.0.0.0/8, ::1) and Unix sockets */
+    int proxy_timeout_ms;    /* the header's deadline; 0: 5000 */
 
     /* Hooks, each optional (Python's override points). */
     int (*verify_request)(ss_server_t *srv, ss_request_t *req); /* 0 rejects */

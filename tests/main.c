@@ -28,7 +28,8 @@
     X(chat)                                                                   \
     X(errors)                                                                 \
     X(listeners)                                                              \
-    X(proxy)
+    X(proxy)                                                                  \
+    X(proxied)
 
 #define DECLARE(name) void register_##name##_tests(void);
 SUITES(DECLARE)

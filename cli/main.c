@@ -4,11 +4,13 @@
  * server cannot run (address in use, permission), 2 for a bad command
  * line, 3 when its workers keep failing to start.
  *
- * Signals follow nginx and gunicorn: TERM and INT stop gracefully, QUIT
- * at once; HUP replaces the workers (nginx's reload, gunicorn's HUP),
- * TTIN and TTOU add or remove one (gunicorn), USR1 reopens the log file
- * (both), USR2 logs each worker's counters.  (nginx uses USR2 to upgrade
- * its binary, which we do not do.) */
+ * Signals follow nginx and gunicorn where they agree: TERM and INT stop
+ * gracefully, QUIT at once; HUP replaces the workers (nginx's reload,
+ * gunicorn's HUP), TTIN and TTOU add or remove one (gunicorn), USR1
+ * reopens the log file (both), USR2 upgrades the binary (both: this
+ * program is started again with the listening sockets, and the old
+ * master stops once the new one serves); URG logs each worker's counters
+ * (it was USR2 before upgrades took that signal). */
 #include "notify.h"
 #include "options.h"
 
@@ -38,6 +40,9 @@ static void on_signal(int sig)
         ss_server_add_workers(server, -1);
         break;
     case SIGUSR2:
+        ss_server_upgrade(server);
+        break;
+    case SIGURG:
         ss_server_report(server);
         break;
     case SIGUSR1:
@@ -50,8 +55,8 @@ static void on_signal(int sig)
 
 static void install_signals(void)
 {
-    static const int handled[] = {SIGINT,  SIGTERM, SIGQUIT, SIGHUP,
-                                  SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2};
+    static const int handled[] = {SIGINT,  SIGTERM, SIGQUIT, SIGHUP, SIGTTIN,
+                                  SIGTTOU, SIGUSR1, SIGUSR2, SIGURG};
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -60,6 +65,39 @@ static void install_signals(void)
         sigaction(handled[i], &sa, NULL);
     sa.sa_handler = SIG_IGN; /* a closed stdout must not kill the server */
     sigaction(SIGPIPE, &sa, NULL);
+}
+
+/* An upgrade starts this program again, by the path it was started from
+ * (a file replaced there is what runs), with the same arguments. */
+static char self_path[4096];
+static const char *upgrade_argv[256];
+
+static void prepare_upgrade(cli_options_t *opts, int argc, char **argv)
+{
+    ssize_t n = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+    if (n > 0 && !strstr(self_path, " (deleted)"))
+        self_path[n] = '\0';
+    else
+        snprintf(self_path, sizeof(self_path), "%s", argv[0]);
+    if (argc >= (int)(sizeof(upgrade_argv) / sizeof(upgrade_argv[0])))
+        return; /* too long a command line to repeat: no upgrades */
+    upgrade_argv[0] = self_path;
+    for (int i = 1; i < argc; i++)
+        upgrade_argv[i] = argv[i];
+    upgrade_argv[argc] = NULL;
+    opts->cfg.upgrade_argv = upgrade_argv;
+}
+
+/* The pidfile goes with its master: after an upgrade it names the new
+ * one, which the old one must not remove. */
+static void remove_pidfile(const char *path)
+{
+    FILE *f = path ? fopen(path, "r") : NULL;
+    long pid = 0;
+    if (f && fscanf(f, "%ld", &pid) == 1 && pid == (long)getpid())
+        unlink(path);
+    if (f)
+        fclose(f);
 }
 
 /* The pid, written once the socket is bound; 0, or -1 with a message. */
@@ -112,7 +150,10 @@ static int serve(cli_options_t *opts)
     install_signals();
     announce(opts);
 
-    cli_notify("READY=1");
+    char ready[64]; /* MAINPID: after an upgrade, systemd (NotifyAccess=
+                       all) follows the new master */
+    snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%ld", (long)getpid());
+    cli_notify(ready);
     int rc = ss_server_serve_forever(server);
     cli_notify("STOPPING=1");
     if (rc < 0 && rc != SS_EWORKERS) /* the master has said why */
@@ -120,8 +161,7 @@ static int serve(cli_options_t *opts)
     ss_log(SS_LOG_INFO, "stopping: in-flight connections have %d ms",
            opts->cfg.grace_ms);
     ss_server_close(server);
-    if (opts->pidfile)
-        unlink(opts->pidfile);
+    remove_pidfile(opts->pidfile);
     return rc == SS_EWORKERS ? EXIT_WORKERS
            : rc < 0          ? EXIT_CANNOT_RUN
                              : EXIT_STOPPED;
@@ -139,5 +179,6 @@ int main(int argc, char **argv)
                 ss_strerror(rc));
         return EXIT_CANNOT_RUN;
     }
+    prepare_upgrade(&opts, argc, argv);
     return serve(&opts);
 }

@@ -91,6 +91,10 @@ typedef struct ss_loop_hooks {
     void (*release)(ss_server_t *srv);
 } ss_loop_hooks_t;
 
+/* A binary upgrade's successor finds its predecessor's pipe here (the
+ * successor's listeners come as systemd's do, LISTEN_FDS). */
+#define SS_UPGRADE_READY_ENV "SOCKETSERVER_READY_FD"
+
 /* The most descriptors the serve loop watches: its wake pipe, the mode's,
  * the process layer's, and each listener. */
 #define SS_LOOP_FDS (3 + SS_MAX_LISTENERS)

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -182,8 +184,11 @@ static int adopt_activated(ss_server_t *srv, char *err, size_t errlen)
 }
 
 /* The address a listener is bound to, with the real port, and its
- * family. */
-static int record_bound_address(ss_listener_t *l, char *err, size_t errlen)
+ * family.  An upgrade's successor takes over its predecessor's socket
+ * files too (owns_file): it removes them when it stops; systemd's stay
+ * systemd's. */
+static int record_bound_address(ss_listener_t *l, int owns_file, char *err,
+                                size_t errlen)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
@@ -193,6 +198,14 @@ static int record_bound_address(ss_listener_t *l, char *err, size_t errlen)
     l->family = ss.ss_family;
     ss__addr_format((struct sockaddr *)&ss, len, l->address,
                     sizeof(l->address));
+    const struct sockaddr_un *un = (const struct sockaddr_un *)&ss;
+    size_t path_len = len - offsetof(struct sockaddr_un, sun_path);
+    if (owns_file && l->family == AF_UNIX &&
+        len > offsetof(struct sockaddr_un, sun_path) && un->sun_path[0] &&
+        path_len < sizeof(l->unix_path)) {
+        memcpy(l->unix_path, un->sun_path, path_len);
+        l->unix_path[path_len] = '\0'; /* the kernel may count the NUL */
+    }
     return 0;
 }
 
@@ -230,11 +243,12 @@ static int bind_all(ss_server_t *srv, char *err, size_t errlen)
  * configured addresses; then each one's address as bound. */
 int ss__listen(ss_server_t *srv, char *err, size_t errlen)
 {
+    int successor = getenv(SS_UPGRADE_READY_ENV) != NULL;
     int rc = adopt_activated(srv, err, errlen);
     if (rc == 0) /* not socket-activated: bind them ourselves */
         rc = bind_all(srv, err, errlen);
     for (int i = 0; rc >= 0 && i < srv->nlisteners; i++)
-        rc = record_bound_address(&srv->listeners[i], err, errlen);
+        rc = record_bound_address(&srv->listeners[i], successor, err, errlen);
     return rc < 0 ? rc : 0;
 }
 

@@ -72,6 +72,8 @@ static void master_free(ss_server_t *srv)
     }
     ss__close_fd(&m->alive_r);
     ss__close_fd(&m->alive_w);
+    ss__close_fd(&m->ready_w);
+    ss__close_fd(&m->successor_r);
     if (m->shared)
         munmap(m->shared, sizeof(ss_shared_t));
     free(m);
@@ -87,7 +89,8 @@ int ss__master_prepare(ss_server_t *srv, char *err, size_t errlen)
     ss_master_t *m = calloc(1, sizeof(*m));
     if (!m)
         return ss__fail(err, errlen, -ENOMEM, "workers: out of memory");
-    m->alive_r = m->alive_w = -1;
+    m->alive_r = m->alive_w = m->successor_r = -1;
+    m->ready_w = ss__upgrade_take_ready_fd();
     for (int i = 0; i < SS_MAX_WORKERS; i++)
         for (int l = 0; l < SS_MAX_LISTENERS; l++)
             m->sock_fd[i][l] = -1;
@@ -156,6 +159,8 @@ static void become_worker(ss_server_t *srv, int slot, int sock, int channel)
             ss__close_fd(&m->workers[i].channel);
         }
     close(m->alive_w);
+    ss__close_fd(&m->ready_w);
+    ss__close_fd(&m->successor_r);
     ss_worker_start_t start = {m->shared, slot, m->alive_r};
     free(m);
     srv->process = NULL;
@@ -321,28 +326,12 @@ static void watchdog(ss_server_t *srv, worker_t *w, long long now)
     w->kill_at = now + KILL_AFTER_MS;
 }
 
-static void report(ss_server_t *srv)
-{
-    ss_master_t *m = srv->process;
-    long long now = ss__now_ms();
-    for (int i = 0; i < SS_MAX_WORKERS; i++) {
-        worker_t *w = &m->workers[i];
-        ss_worker_slot_t *s = &m->shared->slots[w->slot];
-        if (w->pid)
-            ss_log(SS_LOG_INFO, "worker %ld: %ld served, %ld open, up %lld s%s",
-                   (long)w->pid, atomic_load(&s->served),
-                   atomic_load(&s->open),
-                   (now - atomic_load(&s->started_ms)) / 1000,
-                   w->told_ms ? ", stopping" : "");
-    }
-}
-
 /* Act on what the application asked since the last pass. */
 static void handle_requests(ss_server_t *srv)
 {
     ss_master_t *m = srv->process;
     if (atomic_exchange(&m->report, 0))
-        report(srv);
+        ss__master_report(m);
     if (atomic_exchange(&m->reopen, 0))
         for (int i = 0; i < SS_MAX_WORKERS; i++)
             if (m->workers[i].pid)
@@ -386,6 +375,8 @@ static int master_wait(ss_server_t *srv, ss_master_t *m, struct pollfd *pfd,
             who[n] = i;
             pfd[n++] = (struct pollfd){m->workers[i].lifeline, POLLIN, 0};
         }
+    who[n] = -1; /* an upgrade's successor: its word, or its exit */
+    pfd[n++] = (struct pollfd){m->successor ? m->successor_r : -1, POLLIN, 0};
     poll(pfd, (nfds_t)n, m->pass && !accepting ? 10 : PASS_MS);
     char buf[64];
     while (read(srv->wake_r, buf, sizeof(buf)) > 0) {
@@ -414,15 +405,17 @@ static void look_after_workers(ss_server_t *srv, ss_master_t *m)
 static int master_pass(ss_server_t *srv)
 {
     ss_master_t *m = srv->process;
-    struct pollfd pfd[1 + SS_MAX_LISTENERS + SS_MAX_WORKERS];
-    int who[1 + SS_MAX_LISTENERS + SS_MAX_WORKERS];
+    struct pollfd pfd[2 + SS_MAX_LISTENERS + SS_MAX_WORKERS];
+    int who[2 + SS_MAX_LISTENERS + SS_MAX_WORKERS];
     int n = master_wait(srv, m, pfd, who);
     for (int l = 0; l < srv->nlisteners; l++)
         if (pfd[1 + l].revents)
             ss__pass_connections(srv, m, &srv->listeners[l]);
     for (int k = 1 + srv->nlisteners; k < n; k++)
-        if (pfd[k].revents)
+        if (pfd[k].revents && who[k] >= 0)
             reap(srv, &m->workers[who[k]]);
+    if (ss__upgrade_step(srv, m) == 1) /* a new master serves: step down */
+        ss_server_shutdown(srv);
     if (atomic_load(&srv->shutdown_requested) || atomic_load(&srv->stop_now))
         return -ECANCELED;
     handle_requests(srv);
@@ -430,6 +423,7 @@ static int master_pass(ss_server_t *srv)
     while (count_serving(m) < m->target &&
            m->boot_failures < BOOT_FAILURES_MAX && spawn(srv) == 0) {
     }
+    ss__upgrade_report_ready(m);
     return 0;
 }
 

@@ -49,11 +49,35 @@ void ss_server_reopen_logs(ss_server_t *srv)
     }
 }
 
+void ss_server_upgrade(ss_server_t *srv)
+{
+    ss_master_t *m = master_of(srv);
+    if (m) {
+        atomic_store(&m->upgrade, 1);
+        wake(srv);
+    }
+}
+
 void ss_server_report(ss_server_t *srv)
 {
     ss_master_t *m = master_of(srv);
     if (m) {
         atomic_store(&m->report, 1);
         wake(srv);
+    }
+}
+
+void ss__master_report(ss_master_t *m)
+{
+    long long now = ss__now_ms();
+    for (int i = 0; i < SS_MAX_WORKERS; i++) {
+        worker_t *w = &m->workers[i];
+        ss_worker_slot_t *s = &m->shared->slots[w->slot];
+        if (w->pid)
+            ss_log(SS_LOG_INFO, "worker %ld: %ld served, %ld open, up %lld s%s",
+                   (long)w->pid, atomic_load(&s->served),
+                   atomic_load(&s->open),
+                   (now - atomic_load(&s->started_ms)) / 1000,
+                   w->told_ms ? ", stopping" : "");
     }
 }

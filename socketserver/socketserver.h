@@ -299,6 +299,12 @@ typedef struct ss_config {
     int worker_timeout_ms;    /* workers: kill one silent this long */
     int (*worker_init)(ss_server_t *srv); /* in each new worker; <0: it
                                  failed to boot */
+    const char *const *upgrade_argv; /* workers: what ss_server_upgrade
+                                 starts in this master's place (argv[0]:
+                                 the program, looked up in PATH without
+                                 a '/'); NULL: no upgrades */
+    int upgrade_timeout_ms;   /* workers: how long the new master may take
+                                 until its workers serve; 0: 30000 */
     const char *user;         /* serve as this user (and its group, or
                                  `group`): dropped after the bind, in each
                                  worker or in this process */
@@ -365,11 +371,19 @@ void ss_server_shutdown(ss_server_t *srv);
  *   add_workers  one more (+1) or one fewer (-1) worker; never below 1
  *   report       log each worker's pid, connections served, connections
  *                open and uptime
- *   reopen_logs  ss_log_reopen in the master and every worker */
+ *   reopen_logs  ss_log_reopen in the master and every worker
+ *   upgrade      a binary upgrade: start cfg.upgrade_argv with every
+ *                listening socket inherited (LISTEN_FDS, as systemd
+ *                does); once all its workers serve, this master stops
+ *                gracefully (serve_forever returns 0) and leaves the
+ *                socket files to it; if it exits or is not serving
+ *                within upgrade_timeout_ms, it is stopped, this master
+ *                serves on, and the log says why */
 void ss_server_stop_now(ss_server_t *srv);
 void ss_server_reload(ss_server_t *srv);
 void ss_server_add_workers(ss_server_t *srv, int delta);
 void ss_server_report(ss_server_t *srv);
+void ss_server_upgrade(ss_server_t *srv);
 /* reopen_logs: ss_log_reopen here, and in every worker (SIGUSR1). */
 void ss_server_reopen_logs(ss_server_t *srv);
 

@@ -58,6 +58,7 @@ static void heartbeat(ss_server_t *srv, int *timeout_ms)
 {
     worker_state_t *w = srv->process;
     atomic_store(&w->slot->alive_ms, ss__now_ms());
+    atomic_store(&w->slot->serving, 1); /* booted: its loop runs */
     if (*timeout_ms < 0 || *timeout_ms > HEARTBEAT_MS)
         *timeout_ms = HEARTBEAT_MS;
 }
@@ -147,6 +148,7 @@ static void claim_slot(ss_server_t *srv, worker_state_t *w)
     atomic_store(&w->slot->served, 0);
     atomic_store(&w->slot->open, 0);
     atomic_store(&w->slot->retire, 0);
+    atomic_store(&w->slot->serving, 0);
     unsigned seed = (unsigned)getpid() ^ (unsigned)now;
     int jitter = srv->cfg.max_requests_jitter;
     if (srv->cfg.max_requests > 0)

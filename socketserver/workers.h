@@ -18,6 +18,7 @@ typedef struct ss_worker_slot {
     atomic_long served; /* connections (or datagrams) taken */
     atomic_long open;   /* of those, not yet finished */
     atomic_int retire;  /* accept "pass": it asks to be recycled */
+    atomic_int serving; /* its loop has run: it booted */
 } ss_worker_slot_t;
 
 typedef struct ss_shared {
@@ -57,7 +58,11 @@ typedef struct ss_master {
     int target;           /* how many should be serving */
     int boot_failures;    /* in a row */
     int alive_r, alive_w; /* the master's lifeline: workers watch r */
-    atomic_int reload, delta, report, reopen;
+    atomic_int reload, delta, report, reopen, upgrade;
+    pid_t successor;              /* an upgrade's new master, or 0 */
+    int successor_r;              /* its ready pipe */
+    long long successor_deadline; /* when to give up on it */
+    int ready_w; /* as a successor: the old master's pipe, or -1 */
     /* accept "reuseport": a listener per position, all made and held by
      * the master (position 0 is the server's own), so that none of them
      * ever goes away with connections queued while a worker is replaced:
@@ -66,6 +71,17 @@ typedef struct ss_master {
     int sock_fd[SS_MAX_WORKERS][SS_MAX_LISTENERS]; /* position 0: unused */
     int pass; /* accept "pass": the master accepts and hands over */
 } ss_master_t;
+
+/* master_upgrade.c: the successor's side -- the ready pipe from the
+ * environment (or -1), and the word once every worker serves -- and the
+ * predecessor's: each pass, start a successor when asked and see how it
+ * does (1: it serves, this master is to stop). */
+int ss__upgrade_take_ready_fd(void);
+void ss__upgrade_report_ready(ss_master_t *m);
+int ss__upgrade_step(ss_server_t *srv, ss_master_t *m);
+
+/* master_control.c: each worker's counters to the log. */
+void ss__master_report(ss_master_t *m);
 
 /* master_pass.c: accept "pass".  A channel for a new worker (the master's
  * end in ends[0]; both -1 without pass): 0 or -errno.  Whether some

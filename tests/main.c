@@ -29,7 +29,8 @@
     X(errors)                                                                 \
     X(listeners)                                                              \
     X(proxy)                                                                  \
-    X(proxied)
+    X(proxied)                                                                \
+    X(upgrade)
 
 #define DECLARE(name) void register_##name##_tests(void);
 SUITES(DECLARE)

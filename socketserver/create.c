@@ -128,13 +128,7 @@ static int choose_runner(ss_server_t *srv, char *err, size_t errlen)
         return rc;
     if (srv->cfg.workers > 0)
         return ss__master_prepare(srv, err, errlen);
-    if ((rc = ss__drop_privileges(srv, err, errlen)) < 0)
-        return rc;
-    if ((rc = srv->mode->open(srv)) < 0)
-        return ss__fail(err, errlen, rc, "%s mode: %s",
-                        ss_choice_name(SS_CHOICE_MODE, srv->cfg.mode),
-                        strerror(-rc));
-    return 0;
+    return ss__server_start_mode(srv, err, errlen);
 }
 
 int ss_server_create(ss_server_t **out, const ss_config_t *cfg, char *err,

@@ -290,6 +290,8 @@ ss_request_t *ss__server_take_request(ss_server_t *srv,
                                       const ss_listener_t *l);
 
 /* ---- Layer 3: server.c, handler.c ----------------------------------- */
+/* Drop privileges, then open the mode: 0, or -errno with err. */
+int ss__server_start_mode(ss_server_t *srv, char *err, size_t errlen);
 void ss__server_cancel_requests(ss_server_t *srv);
 long long ss__grace_deadline_ms(const ss_server_t *srv);
 /* handler.c: the handler's open at create (its close is then owed), and

@@ -5,7 +5,23 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
+
+/* The last steps before serving, in this process or in each worker: the
+ * configured user from now on, then the mode's state (its threads are
+ * that user's too).  0, or -errno with the reason in err. */
+int ss__server_start_mode(ss_server_t *srv, char *err, size_t errlen)
+{
+    int rc = ss__drop_privileges(srv, err, errlen);
+    if (rc < 0)
+        return rc;
+    if ((rc = srv->mode->open(srv)) < 0)
+        return ss__fail(err, errlen, rc, "%s mode: %s",
+                        ss_choice_name(SS_CHOICE_MODE, srv->cfg.mode),
+                        strerror(-rc));
+    return 0;
+}
 
 /* ---- The loop ---------------------------------------------------------- */
 

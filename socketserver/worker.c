@@ -180,12 +180,8 @@ static int boot(ss_server_t *srv, char *err, size_t errlen)
     int rc = own_pipes(srv);
     if (rc < 0)
         return ss__fail(err, errlen, rc, "pipe: %s", strerror(-rc));
-    if ((rc = ss__drop_privileges(srv, err, errlen)) < 0)
+    if ((rc = ss__server_start_mode(srv, err, errlen)) < 0)
         return rc;
-    if ((rc = srv->mode->open(srv)) < 0)
-        return ss__fail(err, errlen, rc, "%s mode: %s",
-                        ss_choice_name(SS_CHOICE_MODE, srv->cfg.mode),
-                        strerror(-rc));
     if (srv->cfg.worker_init && (rc = srv->cfg.worker_init(srv)) < 0)
         return ss__fail(err, errlen, rc, "worker_init: %s", strerror(-rc));
     return 0;

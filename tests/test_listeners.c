@@ -187,7 +187,7 @@ static pid_t start_master(const ss_config_t *cfg, char addrs[][128], int n)
         char *end = strchr(next, '\n');
         if (end)
             *end = '\0';
-        snprintf(addrs[i], 128, "%s", end ? next : "");
+        snprintf(addrs[i], 128, "%.127s", end ? next : "");
         next = end ? end + 1 : next;
     }
     if (got <= 0)

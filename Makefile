@@ -39,8 +39,17 @@ EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
 # library's objects are compiled with hidden visibility, and the header
 # turns it back on for its declarations.  The static library is built from
 # the same objects (hidden symbols still link statically).
-LIB_CFLAGS = -fvisibility=hidden -DSS_BUILDING_LIBRARY
+LIB_CFLAGS = -fvisibility=hidden -DSS_BUILDING_LIBRARY $(FASTPATHS)
 $(LIB_OBJ): OBJ_CFLAGS = $(LIB_CFLAGS)
+
+# Platform fast paths, each behind a probe of this system, each with a
+# portable path beside it: NO_FASTPATH=1 builds that one (CI tests it too).
+#   accept4   a connection accepted non-blocking and close-on-exec in one
+#             call (Linux, the BSDs, POSIX.1-2024): two fcntl calls fewer
+ifeq ($(NO_FASTPATH),)
+HAVE_ACCEPT4 := $(shell $(CC) -o /dev/null mk/accept4.c 2>/dev/null && echo 1)
+endif
+FASTPATHS = $(if $(HAVE_ACCEPT4),-DSS_HAVE_ACCEPT4)
 
 # libsocketserver.so.VERSION (SS_VERSION in the header), its SONAME
 # libsocketserver.so.MAJOR, and the libsocketserver.so a linker looks for.

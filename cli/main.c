@@ -135,10 +135,23 @@ static void announce(const cli_options_t *opts)
                ss_server_listener_address(server, i));
 }
 
+/* systemd's readiness, once the server serves (with workers: once they
+ * all do).  MAINPID: after an upgrade systemd (NotifyAccess=all) follows
+ * the new master, which says so only when it serves -- a successor that
+ * fails never becomes the main process. */
+static void notify_ready(ss_server_t *srv)
+{
+    (void)srv;
+    char ready[64];
+    snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%ld", (long)getpid());
+    cli_notify(ready);
+}
+
 /* Bind, then serve until a signal stops the server: the exit status. */
 static int serve(cli_options_t *opts)
 {
     char err[256];
+    opts->cfg.on_ready = notify_ready;
     if (ss_server_create(&server, &opts->cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "socketserver: %s\n", err);
         return EXIT_CANNOT_RUN;
@@ -150,12 +163,9 @@ static int serve(cli_options_t *opts)
     install_signals();
     announce(opts);
 
-    char ready[64]; /* MAINPID: after an upgrade, systemd (NotifyAccess=
-                       all) follows the new master */
-    snprintf(ready, sizeof(ready), "READY=1\nMAINPID=%ld", (long)getpid());
-    cli_notify(ready);
     int rc = ss_server_serve_forever(server);
-    cli_notify("STOPPING=1");
+    if (!ss_server_handed_over(server)) /* after an upgrade the service */
+        cli_notify("STOPPING=1");       /* goes on, in the new master   */
     if (rc < 0 && rc != SS_EWORKERS) /* the master has said why */
         ss_log(SS_LOG_ERROR, "serve: %s", ss_strerror(rc));
     ss_log(SS_LOG_INFO, "stopping: in-flight connections have %d ms",

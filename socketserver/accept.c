@@ -2,6 +2,11 @@
  * policy (transient errors retried, a lack of descriptors pauses
  * accepting instead of spinning), connections passed over a channel,
  * datagrams read whole or dropped, and verify_request's verdict. */
+/* accept4 is declared only for _GNU_SOURCE on glibc (the BSDs and
+ * POSIX.1-2024 have it too); the Makefile's probe says whether it is here. */
+#ifdef SS_HAVE_ACCEPT4
+#define _GNU_SOURCE
+#endif
 #include "internal.h"
 
 #include <errno.h>
@@ -56,13 +61,32 @@ static void pause_accepting(ss_server_t *srv, const ss_listener_t *l, int err)
     }
 }
 
+/* A connection, non-blocking and close-on-exec as every descriptor of the
+ * library is: accept4 sets both in the one call; elsewhere two fcntl
+ * calls follow accept (its flags are known clear: no read first). */
+static int accept_flagged(int listener, struct sockaddr *peer, socklen_t *len)
+{
+#ifdef SS_HAVE_ACCEPT4
+    return accept4(listener, peer, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+#else
+    int fd = accept(listener, peer, len);
+    if (fd >= 0 && ss__set_new_fd_flags(fd) < 0) {
+        close(fd);
+        errno = ECONNABORTED; /* this one is lost; the next may do */
+        return -1;
+    }
+    return fd;
+#endif
+}
+
 /* accept(2) with the error handling every caller needs: the descriptor,
- * or -1 (retry later; a lack of descriptors pauses accepting). */
+ * non-blocking and close-on-exec, or -1 (retry later; a lack of
+ * descriptors pauses accepting). */
 int ss__accept_raw(ss_server_t *srv, const ss_listener_t *l,
                    struct sockaddr_storage *peer, socklen_t *len)
 {
     *len = sizeof(*peer);
-    int fd = accept(l->fd, (struct sockaddr *)peer, len);
+    int fd = accept_flagged(l->fd, (struct sockaddr *)peer, len);
     if (fd < 0 && !accept_error_is_transient(errno))
         pause_accepting(srv, l, errno);
     return fd;
@@ -101,9 +125,8 @@ static ss_request_t *accept_one(ss_server_t *srv, const ss_listener_t *l)
                          : ss__accept_raw(srv, l, &peer, &len);
     if (fd < 0)
         return NULL;
-    if ((srv->passed ? ss__set_nonblocking_cloexec(fd)
-                     : ss__set_new_fd_flags(fd)) < 0) {
-        close(fd);
+    if (srv->passed && ss__set_nonblocking_cloexec(fd) < 0) {
+        close(fd); /* accepted ones have their flags already */
         return NULL;
     }
     if (srv->cfg.tcp_nodelay && peer.ss_family != AF_UNIX) {

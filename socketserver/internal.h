@@ -142,6 +142,7 @@ struct ss_server {
     ss_loop_hooks_t hooks;
     void *process;  /* the process layer's state: a worker's or a master's */
     int supervises; /* a master: it runs no requests of its own */
+    int handed_over; /* a master that stepped down for its successor */
 };
 
 /* How a request waits: the one seam between the request functions and a

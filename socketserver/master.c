@@ -165,6 +165,7 @@ static void become_worker(ss_server_t *srv, int slot, int sock, int channel)
     free(m);
     srv->process = NULL;
     srv->supervises = 0;
+    srv->cfg.on_ready = NULL; /* readiness is the master's to tell */
     srv->hooks = (ss_loop_hooks_t){.watch_fd = -1};
     ss__worker_run(srv, &start);
 }
@@ -423,7 +424,7 @@ static int master_pass(ss_server_t *srv)
     while (count_serving(m) < m->target &&
            m->boot_failures < BOOT_FAILURES_MAX && spawn(srv) == 0) {
     }
-    ss__upgrade_report_ready(m);
+    ss__upgrade_report_ready(srv, m);
     return 0;
 }
 

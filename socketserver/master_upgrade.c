@@ -35,10 +35,11 @@ int ss__upgrade_take_ready_fd(void)
     return fd;
 }
 
-/* Tell the predecessor, once every worker wanted serves. */
-void ss__upgrade_report_ready(ss_master_t *m)
+/* Once every worker wanted serves, the first time: the application's
+ * on_ready hook (the CLI tells systemd), and a predecessor is told. */
+void ss__upgrade_report_ready(ss_server_t *srv, ss_master_t *m)
 {
-    if (m->ready_w < 0)
+    if (m->announced)
         return;
     int serving = 0;
     for (int i = 0; i < SS_MAX_WORKERS; i++) {
@@ -47,6 +48,11 @@ void ss__upgrade_report_ready(ss_master_t *m)
                    atomic_load(&m->shared->slots[w->slot].serving);
     }
     if (serving < m->target)
+        return;
+    m->announced = 1;
+    if (srv->cfg.on_ready)
+        srv->cfg.on_ready(srv);
+    if (m->ready_w < 0)
         return;
     ssize_t n = write(m->ready_w, "R", 1);
     ss_log(SS_LOG_INFO, "upgrade: serving; %s", n == 1
@@ -161,6 +167,7 @@ int ss__upgrade_step(ss_server_t *srv, ss_master_t *m)
         ss__close_fd(&m->successor_r);
         m->successor = 0; /* a process of its own now: not reaped here */
         disown_socket_files(srv);
+        srv->handed_over = 1;
         return 1;
     }
     if (n == 0)

@@ -137,6 +137,8 @@ int ss_server_serve_forever(ss_server_t *srv)
 {
     if (srv->hooks.serve) /* a master supervises its workers instead */
         return srv->hooks.serve(srv);
+    if (srv->cfg.on_ready)
+        srv->cfg.on_ready(srv);
     while (!atomic_load(&srv->shutdown_requested)) {
         int rc = serve_once(srv, -1);
         if (rc < 0 && rc != -ECANCELED)
@@ -259,6 +261,11 @@ void ss_server_set_handler_data(ss_server_t *srv, void *data)
 void *ss_server_handler_data(const ss_server_t *srv)
 {
     return srv->handler_data;
+}
+
+int ss_server_handed_over(const ss_server_t *srv)
+{
+    return srv->handed_over;
 }
 
 int ss_server_is_multiprocess(const ss_server_t *srv)

@@ -331,6 +331,10 @@ typedef struct ss_config {
     int service_interval_ms;                   /* ...at least this often;
                                                   0: 500 */
     void (*handle_timeout)(ss_server_t *srv);  /* handle_request timed out */
+    void (*on_ready)(ss_server_t *srv); /* serving begins, once: at the
+                                 start of serve_forever, or with workers
+                                 once all of them serve (readiness for a
+                                 supervisor: systemd's READY=1) */
 } ss_config_t;
 
 /* Fill cfg with the defaults: thread mode, block_on_close on, 10 s grace,
@@ -416,6 +420,10 @@ void *ss_server_context(const ss_server_t *srv);
 const ss_config_t *ss_server_config(const ss_server_t *srv);
 void ss_server_set_handler_data(ss_server_t *srv, void *data);
 void *ss_server_handler_data(const ss_server_t *srv);
+
+/* 1 when serve_forever returned because an upgrade's new master took
+ * over (the service goes on: no "stopping" to announce), else 0. */
+int ss_server_handed_over(const ss_server_t *srv);
 
 /* Whether this server's requests may run in different processes (fork
  * mode, or more than one worker): then state shared between requests

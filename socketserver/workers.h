@@ -63,6 +63,7 @@ typedef struct ss_master {
     int successor_r;              /* its ready pipe */
     long long successor_deadline; /* when to give up on it */
     int ready_w; /* as a successor: the old master's pipe, or -1 */
+    int announced; /* every worker served once: on_ready was called */
     /* accept "reuseport": a listener per position, all made and held by
      * the master (position 0 is the server's own), so that none of them
      * ever goes away with connections queued while a worker is replaced:
@@ -73,11 +74,12 @@ typedef struct ss_master {
 } ss_master_t;
 
 /* master_upgrade.c: the successor's side -- the ready pipe from the
- * environment (or -1), and the word once every worker serves -- and the
+ * environment (or -1), and once every worker serves on_ready and the word
+ * to the predecessor -- and the
  * predecessor's: each pass, start a successor when asked and see how it
  * does (1: it serves, this master is to stop). */
 int ss__upgrade_take_ready_fd(void);
-void ss__upgrade_report_ready(ss_master_t *m);
+void ss__upgrade_report_ready(ss_server_t *srv, ss_master_t *m);
 int ss__upgrade_step(ss_server_t *srv, ss_master_t *m);
 
 /* master_control.c: each worker's counters to the log. */

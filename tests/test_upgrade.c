@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -97,6 +99,42 @@ static int reap_within(pid_t pid, int timeout_ms)
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* A datagram socket standing in for systemd's NOTIFY_SOCKET. */
+static int notify_socket(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM, 0);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    snprintf(un.sun_path, sizeof(un.sun_path), "%s", path);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&un, sizeof(un)) < 0)
+        return -1;
+    return fd;
+}
+
+/* Every message systemd would have been sent so far, one per line. */
+static void drain_notes(int fd, char *buf, size_t cap)
+{
+    size_t len = strlen(buf);
+    char one[128];
+    ssize_t n;
+    while ((n = recv(fd, one, sizeof(one) - 1, MSG_DONTWAIT)) > 0) {
+        one[n] = '\0';
+        snprintf(buf + len, cap - len, "%s|", one);
+        len = strlen(buf);
+    }
+}
+
+/* What systemd sees (NotifyAccess=all): the old master ready, then the
+ * new one once it serves, and no STOPPING=1 from the old one stepping
+ * down -- the service goes on. */
+static void check_notes(const char *notes, long old, long fresh)
+{
+    char want[128];
+    snprintf(want, sizeof(want), "READY=1\nMAINPID=%ld|READY=1\nMAINPID=%ld|",
+             old, fresh);
+    if (!CHECK(strcmp(notes, want) == 0))
+        ts_note("systemd was told: %s", notes);
+}
+
 static void test_upgrade_under_load(void)
 {
     char pidfile[100], sock[100], unix_addr[128];
@@ -108,9 +146,15 @@ static void test_upgrade_under_load(void)
                           "--workers", "2",           "--mode",   "event",
                           "--handler", "thankyou",    "--pidfile", pidfile,
                           NULL};
+    char notify_path[100], notes[1024] = "";
+    int notify = notify_socket(ts_unix_path(notify_path, sizeof(notify_path)));
+    CU_ASSERT_FATAL(notify >= 0);
+    setenv("NOTIFY_SOCKET", notify_path, 1);
     adopt_orphans(1);
     cli_proc_t p;
-    CU_ASSERT_FATAL(ts_cli_start(&p, args, 1) == 0);
+    int started = ts_cli_start(&p, args, 1);
+    unsetenv("NOTIFY_SOCKET");
+    CU_ASSERT_FATAL(started == 0);
     load_t load = {.address = p.address};
     pthread_t callers[4];
     for (size_t i = 0; i < COUNT(callers); i++)
@@ -133,6 +177,8 @@ static void test_upgrade_under_load(void)
     CU_ASSERT(atomic_load(&load.ok) - before > 50);
     CU_ASSERT(strstr(p.errtext, "serves; this master stops") != NULL);
     CU_ASSERT(thanked(p.address) && thanked(unix_addr));
+    drain_notes(notify, notes, sizeof(notes));
+    check_notes(notes, (long)p.pid, fresh);
     if (fresh > 0) {
         kill((pid_t)fresh, SIGTERM);
         CU_ASSERT_EQUAL(reap_within((pid_t)fresh, 15000), 0);
@@ -142,6 +188,10 @@ static void test_upgrade_under_load(void)
     CU_ASSERT(stat(sock, &st) < 0 && errno == ENOENT); /* the new one's */
     adopt_orphans(0);
     unlink(pidfile);
+    drain_notes(notify, notes, sizeof(notes)); /* the new one stopping */
+    CU_ASSERT(strstr(notes, "STOPPING=1") != NULL);
+    close(notify);
+    unlink(notify_path);
 }
 
 /* ---- A successor that fails ---------------------------------------------- */

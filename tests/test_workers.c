@@ -483,6 +483,15 @@ static int notified(int fd, const char *want)
     return strcmp(buf, want) == 0;
 }
 
+/* READY=1 with the serving process's pid: systemd (NotifyAccess=all)
+ * follows a master that an upgrade started. */
+static int notified_ready(int fd, pid_t pid)
+{
+    char want[64];
+    snprintf(want, sizeof(want), "READY=1\nMAINPID=%ld", (long)pid);
+    return notified(fd, want);
+}
+
 static void test_socket_activation(void)
 {
     ss_config_t cfg;
@@ -507,7 +516,7 @@ static void test_socket_activation(void)
     }
     CU_ASSERT_FATAL(started == 0);
     CU_ASSERT_STRING_EQUAL(p.address, ss_server_address(holder));
-    CU_ASSERT(notified(ss_server_fd(notify), "READY=1"));
+    CU_ASSERT(notified_ready(ss_server_fd(notify), p.pid));
     CU_ASSERT(thanked(p.address));
     kill(p.pid, SIGTERM);
     CU_ASSERT(notified(ss_server_fd(notify), "STOPPING=1"));
@@ -536,16 +545,17 @@ static void test_usr1_reopens_log(void)
     char log[128], moved[140];
     snprintf(log, sizeof(log), "/tmp/ss-test-%ld.log", (long)getpid());
     snprintf(moved, sizeof(moved), "%s.1", log);
-    const char *args[] = {"--workers", "2",     "--handler",  "http",
-                          "--root",    "/tmp", "--log-level", "info",
-                          "--log-file", log,    NULL};
+    const char *args[] = {"--listen",  "127.0.0.1:0", "--workers",   "2",
+                          "--handler", "http",        "--root",      "/tmp",
+                          "--log-level", "info",      "--log-file",  log,
+                          NULL};
     cli_proc_t p;
     CU_ASSERT_FATAL(ts_cli_start(&p, args, 1) == 0);
     CU_ASSERT(await_workers(p.pid, 2, 2000) == 0);
     CU_ASSERT(rename(log, moved) == 0);
     kill(p.pid, SIGUSR1);
     ts_sleep_ms(300);
-    kill(p.pid, SIGUSR2); /* the master's report: into the new file */
+    kill(p.pid, SIGURG); /* the master's report: into the new file */
     int fd = ts_connect(p.address, 0); /* a worker logs each request */
     char buf[512];
     ts_send_str(fd, "GET /ss-rotation-probe HTTP/1.0\r\n\r\n");

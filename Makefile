@@ -261,6 +261,8 @@ install: lib cli
 	ln -sf $(SO_REAL) $(DESTDIR)$(PREFIX)/lib/libsocketserver.so
 	install -m 644 socketserver/socketserver.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/socketserver $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 644 deploy/socketserver.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SO_VERSION)|' \
 	  socketserver/socketserver.pc.in \
 	  > $(DESTDIR)$(PREFIX)/lib/pkgconfig/socketserver.pc
@@ -272,7 +274,8 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/lib/$(SO_REAL) \
 	  $(DESTDIR)$(PREFIX)/include/socketserver.h \
 	  $(DESTDIR)$(PREFIX)/bin/socketserver \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/socketserver.pc
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/socketserver.pc \
+	  $(DESTDIR)$(PREFIX)/share/man/man1/socketserver.1
 
 # ---- Formatting (the repository's .clang-format) -------------------------
 

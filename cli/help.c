@@ -15,7 +15,8 @@ static const char intro[] =
 static const char trailer[] =
     "Signals: TERM, INT graceful stop; QUIT fast stop; with workers also\n"
     "HUP reload (new workers, old ones drain), TTIN / TTOU one worker more\n"
-    "/ fewer, USR2 per-worker counters to the log; USR1 reopens the log.\n"
+    "/ fewer, USR2 binary upgrade (this program again, on the same\n"
+    "sockets), URG per-worker counters to the log; USR1 reopens the log.\n"
     "\n"
     "Exit status: 0 after a clean stop, 1 when the server cannot run,\n"
     "2 for a bad command line, 3 when workers keep failing to start.\n";

@@ -4,6 +4,7 @@
  * is bounded. */
 #include "helpers.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -425,6 +426,90 @@ static void test_help_lists_every_flag(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(p.outtext, names));
 }
 
+/* The man page, read whole with its roff markup taken out (\fB, \fR, \fI
+ * and \fP dropped, \- turned into -), so that "\fB\-\-grace\fR" reads
+ * "--grace"; NULL when it cannot be read. */
+static char *read_man_page(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *text = malloc(cap);
+    int c;
+    while (text && (c = fgetc(f)) != EOF) {
+        if (len + 2 >= cap) {
+            char *more = realloc(text, cap *= 2);
+            if (!more) {
+                free(text);
+                text = NULL;
+                break;
+            }
+            text = more;
+        }
+        text[len++] = (char)c;
+    }
+    fclose(f);
+    if (!text)
+        return NULL;
+    text[len] = '\0';
+    char *out = text;
+    for (const char *in = text; *in;) {
+        if (in[0] == '\\' && in[1] == 'f' && in[2] && strchr("BRIP", in[2])) {
+            in += 3;
+        } else if (in[0] == '\\' && in[1] == '-') {
+            *out++ = '-';
+            in += 2;
+        } else {
+            *out++ = *in++;
+        }
+    }
+    *out = '\0';
+    return text;
+}
+
+/* Whether the len bytes of flag stand in text as a whole flag: not the
+ * start of a longer one ("--max-requests" in "--max-requests-jitter"). */
+static int has_flag(const char *text, const char *flag, size_t len)
+{
+    for (const char *at = strstr(text, flag); at; at = strstr(at + 1, flag)) {
+        int starts = at == text ||
+                     !(isalnum((unsigned char)at[-1]) || at[-1] == '-');
+        char next = at[len];
+        if (starts && !(isalnum((unsigned char)next) || next == '-'))
+            return 1;
+    }
+    return 0;
+}
+
+/* Every flag --help prints ("--flag", and the "-h" of "-h, --help") is in
+ * deploy/socketserver.1 (the tests run from the repository's root). */
+static void test_help_matches_man_page(void)
+{
+    cli_proc_t p;
+    CU_ASSERT_EQUAL_FATAL(run_info(&p, "--help"), 0);
+    char *man = read_man_page("deploy/socketserver.1");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(man);
+    int flags = 0;
+    for (const char *s = p.outtext; *s; s++) {
+        int starts = s == p.outtext || strchr(" [\n,", s[-1]);
+        const char *name = s[1] == '-' ? s + 2 : s + 1;
+        if (!starts || s[0] != '-' || !islower((unsigned char)*name))
+            continue;
+        size_t len = strspn(s, "-abcdefghijklmnopqrstuvwxyz0123456789");
+        char flag[64];
+        snprintf(flag, sizeof(flag), "%.*s", (int)len, s);
+        flags++;
+        CU_ASSERT(has_flag(man, flag, len));
+        if (!has_flag(man, flag, len))
+            fprintf(stderr, "\n%s: in --help, not in deploy/socketserver.1",
+                    flag);
+        s += len - 1;
+    }
+    CU_ASSERT(flags > 40); /* the help was read, flags and all */
+    free(man);
+}
+
 /* --list names and sums up every mode, accept strategy, pool design,
  * poller and handler. */
 static void test_list_choices(void)
@@ -666,6 +751,8 @@ void register_cli_tests(void)
     CU_add_test(s, "a bad choice lists the library's names",
                 test_choice_messages);
     CU_add_test(s, "--help lists every flag", test_help_lists_every_flag);
+    CU_add_test(s, "every flag of --help is in the man page",
+                test_help_matches_man_page);
     CU_add_test(s, "--list shows modes, accept strategies, pollers, handlers",
                 test_list_choices);
     CU_add_test(s, "--mode=prefork serves with sync workers", test_prefork);

@@ -126,6 +126,9 @@ static int choose_runner(ss_server_t *srv, char *err, size_t errlen)
     int rc = ss__resolve_identity(srv, err, errlen);
     if (rc < 0)
         return rc;
+    if (srv->cfg.workers > 0 && srv->cfg.accept == SS_ACCEPT_REUSEPORT &&
+        (rc = ss__check_reuse_port(srv, err, errlen)) < 0)
+        return rc;
     if (srv->cfg.workers > 0)
         return ss__master_prepare(srv, err, errlen);
     return ss__server_start_mode(srv, err, errlen);

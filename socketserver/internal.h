@@ -244,6 +244,7 @@ int ss__listen(ss_server_t *srv, char *err, size_t errlen);
 int ss__bind_again(ss_server_t *srv, int i, char *err, size_t errlen);
 void ss__close_listeners(ss_server_t *srv);
 void ss__remove_socket_files(ss_server_t *srv);
+int ss__check_reuse_port(ss_server_t *srv, char *err, size_t errlen);
 
 /* wait.c: block until one of fds is ready (revents set; returns how
  * many), deadline_ms passes (-ETIMEDOUT), or the server cancels its

@@ -252,6 +252,34 @@ int ss__listen(ss_server_t *srv, char *err, size_t errlen)
     return rc < 0 ? rc : 0;
 }
 
+/* accept "reuseport": every worker binds a socket of its own beside each
+ * listener, which the kernel allows only when the listener has
+ * SO_REUSEPORT too.  Ours always do; an inherited one may not (a systemd
+ * socket without ReusePort=yes): refused at start, rather than every
+ * worker's bind failing over and over. */
+int ss__check_reuse_port(ss_server_t *srv, char *err, size_t errlen)
+{
+#ifdef SO_REUSEPORT
+    for (int i = 0; i < srv->nlisteners; i++) {
+        int on = 0;
+        socklen_t len = sizeof(on);
+        if (getsockopt(srv->listeners[i].fd, SOL_SOCKET, SO_REUSEPORT, &on,
+                       &len) == 0 && on)
+            continue;
+        return ss__fail(err, errlen, -EINVAL,
+                        "accept reuseport: the inherited socket %s has no "
+                        "SO_REUSEPORT, so no worker can bind beside it: set "
+                        "ReusePort=yes in its .socket unit, or use accept "
+                        "shared, lock or pass",
+                        srv->listeners[i].address);
+    }
+    return 0;
+#else
+    return ss__fail(err, errlen, -ENOPROTOOPT,
+                    "accept reuseport: no SO_REUSEPORT on this system");
+#endif
+}
+
 /* The socket files this process made go with it; a forked child's
  * copies are not its to remove. */
 void ss__remove_socket_files(ss_server_t *srv)

@@ -2,6 +2,8 @@
  * each of them, streams and datagrams; workers under every accept
  * strategy do too; systemd hands over several sockets; close removes
  * every socket file. */
+/* SO_REUSEPORT is not POSIX: glibc shows it with _DEFAULT_SOURCE. */
+#define _DEFAULT_SOURCE
 #include "helpers.h"
 
 #include <arpa/inet.h>
@@ -225,14 +227,19 @@ static void test_workers_serve_every_listener(void)
 
 /* ---- Socket activation with two sockets -------------------------------- */
 
-/* A listening TCP socket on 127.0.0.1, moved to descriptor `at`. */
-static int listen_at(int at, char *address, size_t cap)
+/* A listening TCP socket on 127.0.0.1 (with SO_REUSEPORT, as systemd's
+ * ReusePort=yes makes it, when reuse_port), moved to descriptor `at`. */
+static int listen_at(int at, char *address, size_t cap, int reuse_port)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sin = {.sin_family = AF_INET,
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof(sin);
-    if (fd < 0 || bind(fd, (struct sockaddr *)&sin, len) < 0 ||
+    int on = 1;
+    if (fd < 0 ||
+        (reuse_port &&
+         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0) ||
+        bind(fd, (struct sockaddr *)&sin, len) < 0 ||
         listen(fd, 16) < 0 ||
         getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
         return -1;
@@ -245,16 +252,23 @@ static int listen_at(int at, char *address, size_t cap)
     return 0;
 }
 
+static void activation_env(int count)
+{
+    char text[32];
+    snprintf(text, sizeof(text), "%ld", (long)getpid());
+    setenv("LISTEN_PID", text, 1);
+    snprintf(text, sizeof(text), "%d", count);
+    setenv("LISTEN_FDS", text, 1);
+}
+
 /* In a child, whose descriptors 3 and 4 may be taken over freely. */
 static void activated_child(void)
 {
     char a3[64], a4[64];
-    if (listen_at(3, a3, sizeof(a3)) < 0 || listen_at(4, a4, sizeof(a4)) < 0)
+    if (listen_at(3, a3, sizeof(a3), 0) < 0 ||
+        listen_at(4, a4, sizeof(a4), 0) < 0)
         _exit(10);
-    char pid[32];
-    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
-    setenv("LISTEN_PID", pid, 1);
-    setenv("LISTEN_FDS", "2", 1);
+    activation_env(2);
     ss_config_t cfg;
     ts_config(&cfg, TS_TCP4, "sync", &ss_handler_echo);
     cfg.address = "127.0.0.1:1"; /* not bound: the inherited ones are */
@@ -269,19 +283,58 @@ static void activated_child(void)
     _exit(ok ? 0 : 12);
 }
 
-static void test_socket_activation_hands_over_every_socket(void)
+/* Workers with accept reuseport each bind beside the listener: an
+ * inherited one without SO_REUSEPORT is refused at start, naming the fix
+ * (it used to fail in every worker, logged forever); with it, they run. */
+static void reuseport_child(void)
+{
+    char a3[64], err[256] = "";
+    ss_config_t cfg;
+    ss_server_t *srv;
+    ts_config(&cfg, TS_TCP4, "event", &ss_handler_echo);
+    cfg.workers = 2;
+    cfg.accept = SS_ACCEPT_REUSEPORT;
+    if (listen_at(3, a3, sizeof(a3), 0) < 0)
+        _exit(10);
+    activation_env(1);
+    if (ss_server_create(&srv, &cfg, err, sizeof(err)) != -EINVAL ||
+        !strstr(err, "ReusePort=yes") || !strstr(err, a3))
+        _exit(11);
+    if (listen_at(3, a3, sizeof(a3), 1) < 0)
+        _exit(10);
+    activation_env(1);
+    if (ss_server_create(&srv, &cfg, err, sizeof(err)) < 0)
+        _exit(12);
+    ss_server_close(srv);
+    _exit(0);
+}
+
+/* Run child in a forked process: its exit status (10: setup, 11 and up:
+ * what went wrong, as the child says), or -1. */
+static int in_child(void (*child)(void))
 {
     fflush(NULL);
     pid_t pid = fork();
     if (pid == 0)
-        activated_child();
+        child();
     int status = -1;
-    CU_ASSERT_FATAL(pid > 0);
-    waitpid(pid, &status, 0);
-    CU_ASSERT(WIFEXITED(status));
-    CU_ASSERT_EQUAL(WEXITSTATUS(status), 0); /* 10: setup, 11: create, 12:
-                                                 the listeners were not as
-                                                 handed over */
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+static void test_socket_activation_hands_over_every_socket(void)
+{
+    CU_ASSERT_EQUAL(in_child(activated_child), 0); /* 11: create, 12: the
+                                                       listeners were not
+                                                       as handed over */
+}
+
+static void test_inherited_socket_without_reuseport(void)
+{
+    CU_ASSERT_EQUAL(in_child(reuseport_child), 0); /* 11: not refused as
+                                                       it should, 12:
+                                                       refused with it */
 }
 
 void register_listeners_tests(void)
@@ -297,4 +350,7 @@ void register_listeners_tests(void)
                 test_workers_serve_every_listener);
     CU_add_test(s, "socket activation hands over every socket",
                 test_socket_activation_hands_over_every_socket);
+    CU_add_test(s, "accept reuseport: an inherited socket without it is "
+                   "refused at start",
+                test_inherited_socket_without_reuseport);
 }

@@ -195,17 +195,19 @@ static void test_untrusted_source_is_refused(void)
 /* ---- The CLI's handlers, workers passing connections -------------------- */
 
 /* The logger and the http access log name the client the header names,
- * with the master accepting and passing connections to its workers. */
-static void cli_case(const char *handler, const char *request,
-                     const char *expect_out, const char *expect_err)
+ * with workers under the given accept strategy. */
+static void cli_case(const char *handler, const char *accept,
+                     const char *request, const char *expect_out,
+                     const char *expect_err)
 {
     const char *args[] = {"--listen",         "127.0.0.1:0", "--handler",
                           handler,            "--workers",   "2",
-                          "--accept",         "pass",        "--mode",
+                          "--accept",         accept,        "--mode",
                           "event",            "--proxy-protocol", "v1",
                           "--root",           ".",           NULL};
     cli_proc_t p;
-    snprintf(ts_where, sizeof(ts_where), "%s behind a balancer", handler);
+    snprintf(ts_where, sizeof(ts_where), "%s behind a balancer, accept %s",
+             handler, accept);
     if (!CHECK(ts_cli_start(&p, args, 1) == 0))
         return;
     int fd = ts_connect(p.address, 0);
@@ -225,8 +227,11 @@ static void cli_case(const char *handler, const char *request,
 
 static void test_cli_handlers_see_the_client(void)
 {
-    cli_case("logger", "a line\n", "192.0.2.44:5555", NULL);
-    cli_case("http", "GET / HTTP/1.0\r\n\r\n", NULL, "http: 192.0.2.44:5555");
+    const char *accepts[] = {"shared", "lock", "reuseport", "pass"};
+    for (size_t i = 0; i < COUNT(accepts); i++)
+        cli_case("logger", accepts[i], "a line\n", "192.0.2.44:5555", NULL);
+    cli_case("http", "pass", "GET / HTTP/1.0\r\n\r\n", NULL,
+             "http: 192.0.2.44:5555");
 }
 
 void register_proxied_tests(void)
@@ -239,6 +244,7 @@ void register_proxied_tests(void)
                 test_bad_headers_are_refused);
     CU_add_test(s, "a header from an untrusted source is refused",
                 test_untrusted_source_is_refused);
-    CU_add_test(s, "CLI: logger and http name the client, through workers",
+    CU_add_test(s, "CLI: logger and http name the client, workers under "
+                   "every accept strategy",
                 test_cli_handlers_see_the_client);
 }

@@ -466,6 +466,11 @@ static void stop_all(ss_server_t *srv, int sig)
 static void close_listeners(ss_server_t *srv)
 {
     ss_master_t *m = srv->process;
+    for (int l = 0; m->pass && l < srv->nlisteners; l++) /* queued ones */
+        for (int n = 0; n < SS_DRAIN_MAX / 64 &&    /* go to the workers */
+                        ss__pass_connections(srv, m, &srv->listeners[l]) > 0;
+             n++) {
+        }
     for (int i = 1; i < SS_MAX_WORKERS; i++)
         close_position(srv, m, i);
     ss__close_listeners(srv);

@@ -70,22 +70,25 @@ int ss__pass_has_taker(ss_master_t *m)
     return least_loaded(m) != NULL;
 }
 
-void ss__pass_connections(ss_server_t *srv, ss_master_t *m,
-                          const ss_listener_t *l)
+int ss__pass_connections(ss_server_t *srv, ss_master_t *m,
+                         const ss_listener_t *l)
 {
+    int passed = 0;
     for (int i = 0; i < 64; i++) {
         worker_t *w = least_loaded(m);
         struct sockaddr_storage peer;
         socklen_t len;
         int fd = w ? ss__accept_raw(srv, l, &peer, &len) : -1;
         if (fd < 0)
-            return;
+            return passed;
         while (w && hand_over(w, fd, &peer, len) < 0)
             w = least_loaded(m); /* that channel filled up meanwhile */
         if (!w)
             ss_log(SS_LOG_ERROR, "no worker can take a connection; "
                    "closing it");
+        passed += w != NULL;
         close(fd); /* the worker has its own copy now */
     }
+    return passed;
 }
 

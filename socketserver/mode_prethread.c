@@ -8,7 +8,9 @@
  *
  * pool_accept "lock" (design 7): each pool thread accepts for itself, one
  * at a time under a mutex (no thundering herd); the loop only watches for
- * a shutdown.  Datagrams work the same way in both designs. */
+ * a shutdown.  Once the listener is closing, its threads serve the queue
+ * too: what close takes from the listener's backlog.  Datagrams work the
+ * same way in both designs. */
 #include "internal.h"
 
 #include <errno.h>
@@ -32,6 +34,7 @@ typedef struct pool_state {
     int lock_design;
     pthread_mutex_t accept_lock; /* lock design: who may accept */
     int accept_closed;           /* lock design: the listener is going */
+    atomic_int queue_open;       /* lock design: the loop queues now */
     int notify_r, notify_w;      /* queue design: room again */
 } pool_state_t;
 
@@ -145,9 +148,10 @@ static void lock_worker(ss_server_t *srv, pool_state_t *st)
         pthread_mutex_lock(&st->accept_lock);
         int closed = st->accept_closed;
         pthread_mutex_unlock(&st->accept_lock);
-        if (closed)
-            return;
+        if (closed) /* what close took from the listener comes queued */
+            break;
     }
+    queue_worker(srv, st);
 }
 
 static void *pool_main(void *arg)
@@ -215,7 +219,7 @@ static int pool_open(ss_server_t *srv)
 static int pool_has_room(ss_server_t *srv)
 {
     pool_state_t *st = srv->mode_state;
-    if (st->lock_design)
+    if (st->lock_design && !atomic_load(&st->queue_open))
         return 0;
     pthread_mutex_lock(&st->lock);
     int room = st->count < st->cap &&
@@ -267,6 +271,7 @@ static void pool_stop_accepting(ss_server_t *srv)
     pthread_mutex_lock(&st->accept_lock);
     st->accept_closed = 1;
     pthread_mutex_unlock(&st->accept_lock);
+    atomic_store(&st->queue_open, 1); /* close may queue what is left */
 }
 
 /* Wait until no request is queued or running, or deadline_ms: 0 or -1. */

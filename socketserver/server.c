@@ -208,15 +208,64 @@ void ss__server_cancel_requests(ss_server_t *srv)
     (void)w;
 }
 
+/* Whether a listener has a connection (or datagram) waiting. */
+static int has_queued(const ss_listener_t *l)
+{
+    struct pollfd p = {l->fd, POLLIN, 0};
+    return poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
+}
+
+/* Wait up to 10 ms for the mode to make room: its wake descriptor (a
+ * child exited, a thread finished) and housekeeping, and in the event
+ * mode a pass of its loop, where coroutines finish. */
+static void wait_for_room(ss_server_t *srv)
+{
+    int fd = srv->mode->wake_fd ? srv->mode->wake_fd(srv) : -1;
+    struct pollfd p = {fd, POLLIN, 0};
+    if (srv->mode->poll_wait)
+        srv->mode->poll_wait(srv, &p, 1, 10);
+    else
+        poll(&p, 1, 10);
+    if (srv->mode->service)
+        srv->mode->service(srv);
+}
+
+/* Connections the kernel has already queued are taken and served before
+ * the listeners go: closing them would reset those connections, and a
+ * balancer that has sent its client's bytes on one cannot retry it
+ * elsewhere.  Within the grace period (waiting for the mode to have room)
+ * and SS_DRAIN_MAX a listener; what arrives after the last look is
+ * refused, which a balancer does retry. */
+static void serve_queued(ss_server_t *srv)
+{
+    long long until = ss__grace_deadline_ms(srv);
+    for (int i = 0; i < srv->nlisteners; i++) {
+        ss_listener_t *l = &srv->listeners[i];
+        for (int n = 0; n < SS_DRAIN_MAX && has_queued(l); n++) {
+            while (accept_blocked(srv, ss__now_ms()) && ss__now_ms() < until)
+                wait_for_room(srv);
+            ss_request_t *req = accept_blocked(srv, ss__now_ms())
+                                    ? NULL
+                                    : ss__server_take_request(srv, l);
+            if (!req)
+                break;
+            srv->mode->process(srv, req);
+        }
+    }
+}
+
 void ss_server_close(ss_server_t *srv)
 {
     if (!srv)
         return;
     /* Stop accepting first (threads that accept for themselves are told
-     * before the listener goes).  A datagram socket stays open until the
-     * last request is freed: requests still running reply on it. */
+     * before the listener goes), then serve what is queued.  A datagram
+     * socket stays open until the last request is freed: requests still
+     * running reply on it. */
     if (srv->mode->stop_accepting && srv->mode_state)
         srv->mode->stop_accepting(srv);
+    if (!srv->cfg.datagram && !srv->supervises) /* a master has no mode */
+        serve_queued(srv);
     if (srv->cfg.datagram)
         ss__remove_socket_files(srv);
     else

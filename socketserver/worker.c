@@ -187,16 +187,6 @@ static int boot(ss_server_t *srv, char *err, size_t errlen)
     return 0;
 }
 
-/* accept "pass": connections the master handed over before it stopped
- * sending to this worker are served, not lost with the channel. */
-static void serve_queued_passes(ss_server_t *srv)
-{
-    ss_request_t *req;
-    while (srv->passed &&
-           (req = ss__server_take_request(srv, &srv->listeners[0])))
-        srv->mode->process(srv, req);
-}
-
 _Noreturn void ss__worker_run(ss_server_t *srv, const ss_worker_start_t *start)
 {
     worker_state_t *w = calloc(1, sizeof(*w));
@@ -217,8 +207,7 @@ _Noreturn void ss__worker_run(ss_server_t *srv, const ss_worker_start_t *start)
         _exit(SS_WORKER_BOOT_FAILED);
     }
     int rc = ss_server_serve_forever(srv);
-    serve_queued_passes(srv);
-    ss_server_close(srv);
+    ss_server_close(srv); /* serves what is queued: passed ones too */
     fflush(NULL);
     _exit(rc < 0 ? 1 : 0);
 }

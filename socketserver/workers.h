@@ -89,10 +89,10 @@ void ss__master_report(ss_master_t *m);
  * end in ends[0]; both -1 without pass): 0 or -errno.  Whether some
  * serving worker can take a connection now, and the accepting itself:
  * what is waiting on listener l, a bounded batch, each handed to the
- * least loaded. */
+ * least loaded: how many were. */
 int ss__pass_channel(const ss_master_t *m, int ends[2]);
 int ss__pass_has_taker(ss_master_t *m);
-void ss__pass_connections(ss_server_t *srv, ss_master_t *m,
-                          const ss_listener_t *l);
+int ss__pass_connections(ss_server_t *srv, ss_master_t *m,
+                         const ss_listener_t *l);
 
 #endif

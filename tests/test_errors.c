@@ -666,6 +666,7 @@ static void test_choices(void)
         {SS_CHOICE_ACCEPT, "accept", "shared"},
         {SS_CHOICE_POOL_ACCEPT, "pool_accept", "queue"},
         {SS_CHOICE_POLLER, "poller", NULL},
+        {SS_CHOICE_PROXY, "proxy_protocol", "off"},
     };
     for (size_t k = 0; k < COUNT(kinds); k++) {
         ss_choice_t kind = kinds[k].kind;
@@ -696,7 +697,8 @@ static void test_choices(void)
                 CHECK(!other || strcmp(other, name) != 0);
             }
         }
-        CHECK(default_is_a_value);
+        /* the default is one of the values, or (off) a value of its own */
+        CHECK(default_is_a_value || ss_choice_value(kind, def) == 0);
         CHECK(ss_choice_name(kind, count + 1) == NULL);
         CHECK(ss_choice_summary(kind, count + 1) == NULL);
         CHECK(ss_choice_name(kind, -1) == NULL);
@@ -708,6 +710,8 @@ static void test_choices(void)
     CU_ASSERT_EQUAL(ss_choice_value(SS_CHOICE_ACCEPT, "pass"), SS_ACCEPT_PASS);
     CU_ASSERT_EQUAL(ss_choice_value(SS_CHOICE_POLLER, "select"),
                     SS_POLLER_SELECT);
+    CU_ASSERT_EQUAL(ss_choice_value(SS_CHOICE_PROXY, "off"), SS_PROXY_OFF);
+    CU_ASSERT_EQUAL(ss_choice_value(SS_CHOICE_PROXY, "auto"), SS_PROXY_AUTO);
     /* the names of one kind are not another's */
     CU_ASSERT_EQUAL(ss_choice_value(SS_CHOICE_MODE, "shared"), -1);
 }
@@ -716,7 +720,7 @@ static void test_choices(void)
  * out-of-bounds read there is a sanitizer's abort. */
 static int unknown_kinds(void)
 {
-    static const int bad[] = {4, 99, -1};
+    static const int bad[] = {SS_CHOICE_PROXY + 1, 99, -1};
     int failed = 0;
     for (size_t i = 0; i < COUNT(bad); i++) {
         ss_choice_t kind = (ss_choice_t)bad[i];
@@ -741,7 +745,8 @@ static int unknown_kinds(void)
 
 static void test_unknown_choice_kind(void)
 {
-    snprintf(ts_where, sizeof(ts_where), "unknown kinds 4, 99, -1");
+    snprintf(ts_where, sizeof(ts_where), "unknown kinds %d, 99, -1",
+             SS_CHOICE_PROXY + 1);
     int status = run_in_child(unknown_kinds, 10000);
     if (!CHECK(status == 0))
         ts_note("unknown ss_choice_t kinds: child status %d (1: wrong "

@@ -454,6 +454,49 @@ static void test_in_flight_finishes_within_grace(void)
     }
 }
 
+/* Waits 200 ms, then thanks: a server that is busy for a while. */
+static int slow_thanks(ss_request_t *req)
+{
+    int rc = ss_sleep(req, 200);
+    return rc < 0 ? rc : ss_sendf(req, "thanks\n");
+}
+
+static const ss_handler_t slow = {.name = "slow", .handle = slow_thanks};
+
+/* Clients the kernel queued before a graceful stop are served, not reset
+ * when the listener closes: a balancer that has sent a client's bytes on
+ * such a connection cannot retry it elsewhere. */
+static void test_queued_clients_served_at_close(void)
+{
+    const char *modes[] = {"sync", "fork", "thread", "prethread",
+                           "prethread-lock", "event"};
+    for (size_t m = 0; m < COUNT(modes); m++) {
+        snprintf(ts_where, sizeof(ts_where), "%s", modes[m]);
+        ss_config_t cfg;
+        test_server_t ts;
+        ts_config(&cfg, TS_TCP4, modes[m], &slow);
+        cfg.max_conns = 1; /* one at a time: the rest wait in the backlog */
+        cfg.grace_ms = 5000;
+        if (!CHECK(ts_start(&ts, &cfg) == 0))
+            continue;
+        int fds[5];
+        for (size_t i = 0; i < COUNT(fds); i++)
+            fds[i] = ts_connect(ts.address, 0);
+        ts_sleep_ms(50); /* the first is being served, four are queued */
+        ts_stop(&ts);    /* shutdown, then close: the graceful stop */
+        for (size_t i = 0; i < COUNT(fds); i++) {
+            char buf[64];
+            ssize_t n = fds[i] >= 0 ? ts_read_all(fds[i], buf, sizeof(buf),
+                                                  3000)
+                                    : -1;
+            if (!CHECK(n == 7 && strcmp(buf, "thanks\n") == 0))
+                ts_note("client %zu of 5: %zd bytes", i + 1, n);
+            if (fds[i] >= 0)
+                close(fds[i]);
+        }
+    }
+}
+
 /* block_on_close off: close returns at once; the thread still running
  * keeps the server alive until it is done (ASan watches for misuse). */
 static void test_thread_detached_outlives_close(void)
@@ -600,7 +643,15 @@ static void test_rejections_do_not_stall(void)
     ts_stop(&ts);
 }
 
-/* A server at its cap still stops at once when asked. */
+static void *close_server(void *arg)
+{
+    ss_server_close(arg);
+    return NULL;
+}
+
+/* A server at its cap still stops at once when asked; the client waiting
+ * in the backlog is served once the one in flight is done, within the
+ * grace period (a reset would lose it), and then the listener is gone. */
 static void check_shutdown_at_cap(const char *mode)
 {
     ss_config_t cfg;
@@ -619,9 +670,16 @@ static void check_shutdown_at_cap(const char *mode)
     CU_ASSERT(ts_now_ms() - t0 < 100);
     ts_send_str(busy, "done\n"); /* in flight: finishes within grace */
     CU_ASSERT(ts_read_all(busy, buf, sizeof(buf), 2000) == 3);
-    ss_server_close(ts.srv);
-    CU_ASSERT(
-        ts_expect_eof(waiting, 1000)); /* refused by the closed listener */
+    pthread_t closer;
+    CU_ASSERT_FATAL(pthread_create(&closer, NULL, close_server, ts.srv) == 0);
+    CU_ASSERT(ts_read_until(waiting, buf, sizeof(buf), "hi\n", 2000) == 3);
+    ts_send_str(waiting, "done\n");
+    CU_ASSERT(ts_read_all(waiting, buf, sizeof(buf), 2000) == 3);
+    pthread_join(closer, NULL);
+    int late = ts_connect(ts.address, 0); /* the listener is gone */
+    CU_ASSERT(late < 0 || ts_expect_eof(late, 1000));
+    if (late >= 0)
+        close(late);
     close(busy);
     close(waiting);
 }
@@ -805,6 +863,8 @@ void register_server_tests(void)
                 test_event_grace_cancels);
     CU_add_test(s, "in-flight request finishes within grace",
                 test_in_flight_finishes_within_grace);
+    CU_add_test(s, "clients queued at a graceful stop are served",
+                test_queued_clients_served_at_close);
     CU_add_test(s, "thread detached: outlives close safely",
                 test_thread_detached_outlives_close);
     CU_add_test(s, "thread stack size is honoured",

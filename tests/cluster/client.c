@@ -61,7 +61,10 @@ static struct {
     char *send;   /* sent after the header, then a half-close */
     long slow_ms; /* -l logs conversations at least this slow */
     FILE *log;
-    int quiet;
+    int quiet;     /* no summary line */
+    int print;     /* each reply to stdout (for -n 1: a status page) */
+    long pause_ms; /* between one thread's conversations: keeps the load
+                      modest on a shared machine */
 } opt = {
     .threads = 1,
     .seconds = 5,
@@ -214,6 +217,11 @@ static enum reason converse(void)
              (opt.contains && !strstr(reply, opt.contains)) ||
              (opt.forbidden && strstr(reply, opt.forbidden)))
         r = C_BAD;
+    if (opt.print) {
+        pthread_mutex_lock(&out_lock);
+        fwrite(reply, 1, got, stdout);
+        pthread_mutex_unlock(&out_lock);
+    }
     if (r == C_BAD && atomic_fetch_add(&bad_shown, 1) == 0) {
         pthread_mutex_lock(&out_lock);
         fprintf(stderr, "cluster_client: bad reply: %.200s\n", reply);
@@ -250,6 +258,11 @@ static void *run(void *arg)
             pthread_mutex_lock(&out_lock);
             fprintf(opt.log, "%.0f %.1f %s\n", wall, ms, reason_name[r]);
             pthread_mutex_unlock(&out_lock);
+        }
+        if (opt.pause_ms > 0) {
+            struct timespec ts = {.tv_sec = opt.pause_ms / 1000,
+                                  .tv_nsec = opt.pause_ms % 1000 * 1000000};
+            nanosleep(&ts, NULL);
         }
     }
     return NULL;
@@ -363,12 +376,15 @@ static void usage(void)
             "usage: cluster_client -c HOST:PORT [-k THREADS] [-d SECONDS]\n"
             "         [-n COUNT] [-t TIMEOUT_MS] [-e PREFIX] [-m SUBSTRING]\n"
             "         [-x FORBIDDEN] [-Z] [-P v1|v2 -S SRC:PORT|local\n"
-            "         -D DST:PORT] [-s TEXT] [-l FILE [-L SLOW_MS]] [-q]\n"
+            "         -D DST:PORT] [-s TEXT] [-l FILE [-L SLOW_MS]] [-i MS]\n"
+            "         [-o] [-q]\n"
             "  -e/-m/-x  the reply starts with / contains / never contains\n"
             "  -Z        success is a close with no reply at all\n"
             "  -P        send this PROXY header naming -S, connected to -D\n"
             "  -s TEXT   send TEXT (\\r \\n escapes) then half-close\n"
-            "  -l FILE   log failed or slow conversations there\n");
+            "  -l FILE   log failed or slow conversations there\n"
+            "  -i MS     pause between a thread's conversations\n"
+            "  -o        print each reply; -q: no summary line\n");
     exit(2);
 }
 
@@ -377,7 +393,8 @@ int main(int argc, char **argv)
     const char *to = NULL, *version = NULL, *src = NULL, *dst = NULL;
     const char *log_path = NULL;
     int c;
-    while ((c = getopt(argc, argv, "c:k:d:n:t:e:m:x:ZP:S:D:s:l:L:q")) != -1) {
+    while ((c = getopt(argc, argv, "c:k:d:n:t:e:m:x:ZP:S:D:s:l:L:qoi:")) !=
+           -1) {
         switch (c) {
         case 'c':
             to = optarg;
@@ -427,6 +444,12 @@ int main(int argc, char **argv)
             break;
         case 'q':
             opt.quiet = 1;
+            break;
+        case 'o':
+            opt.print = 1;
+            break;
+        case 'i':
+            opt.pause_ms = atol(optarg);
             break;
         default:
             usage();
@@ -497,12 +520,15 @@ int main(int argc, char **argv)
     long failed = 0;
     for (int r = C_OK + 1; r < C_COUNT; r++)
         failed += all.counts[r];
+    if (opt.quiet)
+        goto done;
     printf("ok=%ld failed=%ld p50_ms=%.2f p99_ms=%.2f max_ms=%.2f",
            all.counts[C_OK], failed, percentile(lat, all.n, 50),
            percentile(lat, all.n, 99), all.n ? lat[all.n - 1] : 0.0);
     for (int r = C_OK + 1; r < C_COUNT; r++)
         printf(" %s=%ld", reason_name[r], all.counts[r]);
     printf("\n");
+done:
     if (opt.log)
         fclose(opt.log);
     free(lat);

@@ -59,7 +59,7 @@ SO_MAJOR   := $(firstword $(subst ., ,$(SO_VERSION)))
 SO_REAL    = libsocketserver.so.$(SO_VERSION)
 SO_NAME    = libsocketserver.so.$(SO_MAJOR)
 
-.PHONY: all lib cli examples run bench-switch bench-idle test test-tsan test-valgrind fuzz fuzz-bins test-plain test-sanitized cunit \
+.PHONY: all lib cli examples run bench-switch bench-idle test test-cluster test-tsan test-valgrind fuzz fuzz-bins test-plain test-sanitized cunit \
         install uninstall format format-check clean
 all: lib cli examples
 lib: $(BUILD)/libsocketserver.a $(BUILD)/libsocketserver.so \
@@ -221,6 +221,20 @@ test-valgrind: cunit
 	done
 
 test: test-plain test-sanitized
+
+# A multi-host test in Linux network namespaces: three backends behind
+# Debian's HAProxy, clients on two more hosts, under load through graceful
+# stops, restarts, upgrades, kill -9 and SIGSTOP (tests/cluster/run.sh).
+# Needs root, ip netns and haproxy; says SKIPPED (and passes) without them.
+$(BUILD)/cluster_client: tests/cluster/client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
+# The script bounds itself (timeout, CLUSTER_TIMEOUT seconds), so that
+# its EXIT trap tears the network down after a timeout too.
+CLUSTER_TIMEOUT ?= 600
+test-cluster: cli $(BUILD)/cluster_client
+	BUILD=$(BUILD) CLUSTER_TIMEOUT=$(CLUSTER_TIMEOUT) tests/cluster/run.sh
 
 # ---- Fuzzing (clang's libFuzzer) -------------------------------------------
 

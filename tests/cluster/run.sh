@@ -341,7 +341,8 @@ load_stop() {
     if [ "$fails" != 0 ]; then
         echo "    HAProxy's log of the phase's failed sessions (at most 20):"
         tail -n +"$(($(cat "$T/$name.hapos") + 1))" "$T/haproxy.log" |
-            grep -v 'Server whoami' | head -n 20 | sed 's/^/      /'
+            grep -v 'Server whoami' | # awk reads it all: no SIGPIPE
+            awk 'NR <= 20 { print "      " $0 }'
     fi
 }
 
@@ -497,11 +498,10 @@ check "b graceful stop (drain, TERM) of b1 and restart, under load" \
     "ok=$ok failed=$fails; drained and stopped in $t_stop ms, up again in $t_up ms [$sum]"
 
 # The same without the drain: TERM while HAProxy still sends to it.  The
-# listeners close at once, and a connection the kernel had already queued
-# on them (HAProxy connected, header sent) is reset: HAProxy logs it 'SD'
-# and, in TCP mode, cannot retry it, so its client gets no reply.  A
-# known limit, not a regression: the bound is the in-flight one, as for
-# kill -9, and the count is printed.
+# server serves what the kernel had already queued (HAProxy connected,
+# header sent: it could not retry those) before its listeners close, and
+# a connect after that is refused, which HAProxy retries elsewhere
+# (option redispatch): nothing is lost.
 load_start bareterm
 stop_backend b2
 sleep 0.5
@@ -509,23 +509,22 @@ start_backend b2
 wait_until 15 "HAProxy seeing b2 up again" is_up b2
 sleep 1
 load_stop bareterm
-check "b bare TERM of b2 (no drain) and restart, under load: $fails failed" \
-    "$([ "$fails" -le $((2 * K)) ] && echo 1)" \
-    "ok=$ok failed=$fails (bound $((2 * K))) [$sum]"
+check "b bare TERM of b2 (no drain) and restart, under load" \
+    "$([ "$fails" = 0 ] && echo 1)" "ok=$ok failed=$fails [$sum]"
 echo "  (b graceful: $(($(now_ms) - phase_start)) ms)"
 
 phase_start=$(now_ms)
 load_start rolling
 times=
-for b in b1 b2 b3; do
+for b in b1 b2 b3; do # a plain TERM each: what the server itself guarantees
     t0=$(now_ms)
-    drain_stop "$b"
+    stop_backend "$b"
     restart_ready "$b"
     times+="$b $(($(now_ms) - t0)) ms, "
 done
 sleep 1
 load_stop rolling
-check "b rolling restart (drain, TERM, start) of b1 b2 b3, under load" \
+check "b rolling restart (TERM, start) of b1 b2 b3, under load" \
     "$([ "$fails" = 0 ] && echo 1)" "ok=$ok failed=$fails; ${times%, } [$sum]"
 echo "  (b rolling: $(($(now_ms) - phase_start)) ms)"
 

@@ -113,8 +113,8 @@ int main(int argc, char **argv)
     int *fds = calloc((size_t)n, sizeof(int));
     for (int i = 0; fds && i < n; i++) {
         fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-        if (fds[i] < 0 || connect(fds[i], (struct sockaddr *)&sa,
-                                  sizeof(sa)) < 0 ||
+        if (fds[i] < 0 ||
+            connect(fds[i], (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
             (greeting && await_bytes(fds[i], greeting) < 0)) {
             fprintf(stderr, "hold: connection %d: %s\n", i, strerror(errno));
             return 1;
@@ -123,7 +123,8 @@ int main(int argc, char **argv)
     struct timespec settle = {0, 500 * 1000000L};
     nanosleep(&settle, NULL);
     long after = tree_rss_kib(pid);
-    printf("held %d connections: PSS %ld KiB -> %ld KiB: %.0f bytes/connection\n",
-           n, before, after, (after - before) * 1024.0 / n);
+    printf(
+        "held %d connections: PSS %ld KiB -> %ld KiB: %.0f bytes/connection\n",
+        n, before, after, (after - before) * 1024.0 / n);
     return 0;
 }

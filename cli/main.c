@@ -166,7 +166,7 @@ static int serve(cli_options_t *opts)
     int rc = ss_server_serve_forever(server);
     if (!ss_server_handed_over(server)) /* after an upgrade the service */
         cli_notify("STOPPING=1");       /* goes on, in the new master   */
-    if (rc < 0 && rc != SS_EWORKERS) /* the master has said why */
+    if (rc < 0 && rc != SS_EWORKERS)    /* the master has said why */
         ss_log(SS_LOG_ERROR, "serve: %s", ss_strerror(rc));
     ss_log(SS_LOG_INFO, "stopping: in-flight connections have %d ms",
            opts->cfg.grace_ms);

@@ -18,8 +18,7 @@ static int shout(ss_request_t *req)
     return n < 0 ? (int)n : 0;
 }
 
-static const ss_handler_t shout_handler = {.name = "shout",
-                                           .handle = shout};
+static const ss_handler_t shout_handler = {.name = "shout", .handle = shout};
 
 int main(int argc, char **argv)
 {

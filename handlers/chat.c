@@ -154,7 +154,7 @@ typedef struct room {
     pthread_mutex_t lock;
     member_t *members; /* join order */
     size_t count;
-    size_t kicks;             /* members marked too slow, not yet reaped */
+    size_t kicks; /* members marked too slow, not yet reaped */
 } room_t;
 
 /* Members to wake once the lock is released; each holds a reference. */

@@ -702,8 +702,7 @@ static int read_request(ss_request_t *req, http_conn_t *c, http_request_t *r,
 static int refuse_request(ss_request_t *req, http_conn_t *c, int status)
 {
     http_reply_t rp = {0, NULL, NULL, 0, 0};
-    ss_log_peer(SS_LOG_INFO, "http: %s bad request: %d", ss_peer(req),
-                status);
+    ss_log_peer(SS_LOG_INFO, "http: %s bad request: %d", ss_peer(req), status);
     return send_status_page(req, c, &rp, status);
 }
 

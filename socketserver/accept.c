@@ -95,15 +95,16 @@ int ss__accept_raw(ss_server_t *srv, const ss_listener_t *l,
 /* A connection handed over by the master (accept "pass"): one message per
  * connection, its descriptor as SCM_RIGHTS and its peer address as data.
  * The descriptor, or -1. */
-static int receive_passed(const ss_listener_t *l,
-                          struct sockaddr_storage *peer, socklen_t *len)
+static int receive_passed(const ss_listener_t *l, struct sockaddr_storage *peer,
+                          socklen_t *len)
 {
     union {
         struct cmsghdr align;
         char buf[CMSG_SPACE(sizeof(int))];
     } control;
     struct iovec iov = {peer, sizeof(*peer)};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
                          .msg_control = control.buf,
                          .msg_controllen = sizeof(control.buf)};
     ssize_t n = recvmsg(l->fd, &msg, 0);
@@ -148,13 +149,14 @@ static ss_request_t *receive_one(ss_server_t *srv, const ss_listener_t *l)
 {
     struct sockaddr_storage peer;
     struct iovec iov = {srv->datagram_buf, srv->cfg.max_datagram};
-    struct msghdr msg = {.msg_name = &peer, .msg_namelen = sizeof(peer),
-                         .msg_iov = &iov, .msg_iovlen = 1};
+    struct msghdr msg = {.msg_name = &peer,
+                         .msg_namelen = sizeof(peer),
+                         .msg_iov = &iov,
+                         .msg_iovlen = 1};
     ssize_t n = recvmsg(l->fd, &msg, 0);
     if (n < 0) {
         if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-            ss_log(SS_LOG_DEBUG, "recvmsg %s: %s", l->address,
-                   strerror(errno));
+            ss_log(SS_LOG_DEBUG, "recvmsg %s: %s", l->address, strerror(errno));
         return NULL;
     }
     /* An unnamed Unix datagram sender comes with no address at all. */
@@ -166,14 +168,16 @@ static ss_request_t *receive_one(ss_server_t *srv, const ss_listener_t *l)
         char from[SS_ADDRSTRLEN];
         ss__addr_format((struct sockaddr *)&peer, msg.msg_namelen, from,
                         sizeof(from));
-        ss_log_peer(SS_LOG_WARN, "%s: datagram dropped: longer than "
-                    "max_datagram (%zu bytes)", from, srv->cfg.max_datagram);
+        ss_log_peer(SS_LOG_WARN,
+                    "%s: datagram dropped: longer than "
+                    "max_datagram (%zu bytes)",
+                    from, srv->cfg.max_datagram);
         return NULL;
     }
-    ss_request_t *req = ss__request_new(srv, l->fd, (struct sockaddr *)&peer,
-                                        msg.msg_namelen);
-    if (!req || ss__request_set_datagram(req, srv->datagram_buf,
-                                         (size_t)n) < 0) {
+    ss_request_t *req =
+        ss__request_new(srv, l->fd, (struct sockaddr *)&peer, msg.msg_namelen);
+    if (!req ||
+        ss__request_set_datagram(req, srv->datagram_buf, (size_t)n) < 0) {
         ss_log(SS_LOG_ERROR, "out of memory: dropping a datagram");
         ss__request_free(req);
         return NULL;
@@ -185,11 +189,10 @@ static ss_request_t *receive_one(ss_server_t *srv, const ss_listener_t *l)
  * passed verify_request (unless a PROXY header must be read first), or
  * NULL.  The serve loop calls it; so do modes
  * whose threads accept for themselves (one at a time: not thread-safe). */
-ss_request_t *ss__server_take_request(ss_server_t *srv,
-                                      const ss_listener_t *l)
+ss_request_t *ss__server_take_request(ss_server_t *srv, const ss_listener_t *l)
 {
-    ss_request_t *req = srv->cfg.datagram ? receive_one(srv, l)
-                                          : accept_one(srv, l);
+    ss_request_t *req =
+        srv->cfg.datagram ? receive_one(srv, l) : accept_one(srv, l);
     if (!req)
         return NULL;
     /* verify_request judges the client: behind a balancer that is known

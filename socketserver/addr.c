@@ -48,8 +48,7 @@ static int parse_unix(const char *text, ss_addr_parts_t *out, char *err,
 int ss__addr_parse(const char *text, ss_addr_parts_t *out, char *err,
                    size_t errlen)
 {
-    static const char usage[] =
-        "expected HOST:PORT, [IPV6]:PORT or unix:PATH";
+    static const char usage[] = "expected HOST:PORT, [IPV6]:PORT or unix:PATH";
     memset(out, 0, sizeof(*out));
     if (!text || !*text)
         return parse_error(err, errlen, text ? text : "", usage);

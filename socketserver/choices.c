@@ -33,7 +33,8 @@ static const choice_row_t accepts[] = {
                                 "over"},
 };
 
-static const choice_row_t proxies[] = { /* 0, off, is a value too */
+static const choice_row_t proxies[] = {
+    /* 0, off, is a value too */
     [SS_PROXY_OFF] = {"off", "no PROXY header: the peer is the client"},
     [SS_PROXY_V1] = {"v1", "a text (v1) PROXY header starts each "
                            "connection"},

@@ -25,15 +25,16 @@
 void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom,
                                     size_t size);
 void __sanitizer_finish_switch_fiber(void *fake_stack_save,
-                                     const void **bottom_old,
-                                     size_t *size_old);
+                                     const void **bottom_old, size_t *size_old);
 #define FIBER_START(save, bottom, size)                                        \
     __sanitizer_start_switch_fiber(save, bottom, size)
 #define FIBER_FINISH(save, bottom, size)                                       \
     __sanitizer_finish_switch_fiber(save, bottom, size)
 #else
-#define FIBER_START(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
-#define FIBER_FINISH(save, bottom, size) ((void)(save), (void)(bottom), (void)(size))
+#define FIBER_START(save, bottom, size)                                        \
+    ((void)(save), (void)(bottom), (void)(size))
+#define FIBER_FINISH(save, bottom, size)                                       \
+    ((void)(save), (void)(bottom), (void)(size))
 #endif
 
 /* ThreadSanitizer too: each coroutine is a "fiber" to it. */
@@ -124,14 +125,18 @@ __asm__(".text\n"
 
 /* Called only from the trampoline. */
 void ss__coro_start(ss_coro_t *coro) __attribute__((visibility("hidden")));
-void ss__coro_start(ss_coro_t *coro) { coro_entry(coro); }
+void ss__coro_start(ss_coro_t *coro)
+{
+    coro_entry(coro);
+}
 
 /* Top of stack: the trampoline's address, then six zeroed registers, rbx
  * holding the coroutine.  After the pops and ret, rsp is 16-byte aligned
  * as the ABI wants before the trampoline's call. */
 static void prepare_stack(ss_coro_t *coro)
 {
-    uintptr_t top = ((uintptr_t)coro->stack + coro->stack_size) & ~(uintptr_t)15;
+    uintptr_t top =
+        ((uintptr_t)coro->stack + coro->stack_size) & ~(uintptr_t)15;
     uintptr_t *sp = (uintptr_t *)top;
     *--sp = (uintptr_t)ss__coro_trampoline;
     *--sp = 0;               /* rbp */
@@ -147,7 +152,10 @@ static void prepare_stack(ss_coro_t *coro)
  * coroutine being started is passed in a thread-local. */
 static _Thread_local ss_coro_t *starting;
 
-static void ucontext_entry(void) { coro_entry(starting); }
+static void ucontext_entry(void)
+{
+    coro_entry(starting);
+}
 
 static void prepare_stack(ss_coro_t *coro)
 {

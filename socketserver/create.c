@@ -62,7 +62,8 @@ static int check_addresses(const ss_config_t *cfg, char *err, size_t errlen)
         if (reuseport && !strncmp(address, "unix:", 5))
             return ss__fail(err, errlen, -EINVAL,
                             "accept reuseport needs TCP or UDP addresses, "
-                            "not %s", address);
+                            "not %s",
+                            address);
     }
     return 0;
 }

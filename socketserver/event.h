@@ -9,9 +9,9 @@
 #include "coro.h"
 #include "poller.h"
 
-#define SS_EVENT_BUDGET 32         /* calls before a forced yield */
-#define SS_EVENT_FIRED 256         /* events taken per poller wait */
-#define SS_EVENT_STACK_CACHE 64    /* idle coroutine stacks kept */
+#define SS_EVENT_BUDGET 32      /* calls before a forced yield */
+#define SS_EVENT_FIRED 256      /* events taken per poller wait */
+#define SS_EVENT_STACK_CACHE 64 /* idle coroutine stacks kept */
 
 typedef struct event_state event_state_t;
 
@@ -21,10 +21,10 @@ typedef struct ev_task {
     event_state_t *st;
     struct pollfd *wait_fds; /* the current wait's descriptors */
     unsigned wait_n;
-    int wait_result;         /* >0 ready, -ETIMEDOUT, -ECANCELED */
-    long long timer_at;      /* 0: no timer */
-    int heap_index;          /* -1: not in the heap */
-    int ready;               /* queued to run */
+    int wait_result;    /* >0 ready, -ETIMEDOUT, -ECANCELED */
+    long long timer_at; /* 0: no timer */
+    int heap_index;     /* -1: not in the heap */
+    int ready;          /* queued to run */
     int budget;
     struct ev_task *next_ready;
     struct ev_task *prev, *next; /* every live task */
@@ -47,7 +47,7 @@ struct event_state {
     ev_task_t *ready_head, *ready_tail;
     ev_task_t *tasks;
     int live;
-    int cancelled; /* past the grace period: every wait fails */
+    int cancelled;             /* past the grace period: every wait fails */
     int loop_fds[SS_LOOP_FDS]; /* the serve loop's own, by position */
     ss_coro_ctx_t scheduler;
     ss_coro_t *stack_cache[SS_EVENT_STACK_CACHE];

@@ -218,9 +218,10 @@ static int watch(event_state_t *st, ev_task_t *t)
             rc = sync_mask(st, fd, s->mask | mask);
         if (rc < 0) {
             if (rc == -EMFILE)
-                ss_log_peer(SS_LOG_WARN, "%s: descriptor %d is beyond what "
-                            "the %s poller can watch", ss_peer(t->req),
-                            fd, st->poller->name);
+                ss_log_peer(SS_LOG_WARN,
+                            "%s: descriptor %d is beyond what "
+                            "the %s poller can watch",
+                            ss_peer(t->req), fd, st->poller->name);
             unwatch(st, t, i + 1);
             return rc;
         }
@@ -312,10 +313,9 @@ static void dispatch_fired(event_state_t *st, const ss_fired_t *f)
         for (unsigned i = 0; i < t->wait_n; i++) {
             struct pollfd *p = &t->wait_fds[i];
             if (p->fd == f->fd)
-                p->revents |= (short)(p->events & ((f->mask & SS_READABLE
-                                                        ? POLLIN : 0) |
-                                                   (f->mask & SS_WRITABLE
-                                                        ? POLLOUT : 0)));
+                p->revents |= (short)(p->events &
+                                      ((f->mask & SS_READABLE ? POLLIN : 0) |
+                                       (f->mask & SS_WRITABLE ? POLLOUT : 0)));
             ready += p->revents != 0;
         }
         if (ready)

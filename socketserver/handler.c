@@ -19,8 +19,8 @@ static int call_open(ss_server_t *srv, char *err, size_t errlen)
     if (rc < 0 && why[0])
         return ss__fail(err, errlen, rc, "%s", why);
     if (rc < 0)
-        return ss__fail(err, errlen, rc, "%s: open: %s",
-                        ss__handler_name(h), ss_strerror(rc));
+        return ss__fail(err, errlen, rc, "%s: open: %s", ss__handler_name(h),
+                        ss_strerror(rc));
     return 0;
 }
 

@@ -103,7 +103,7 @@ typedef struct ss_loop_hooks {
 /* One listening (stream) or bound (datagram) socket of a server. */
 typedef struct ss_listener {
     int fd;
-    int family; /* AF_INET, AF_INET6 or AF_UNIX */
+    int family;                  /* AF_INET, AF_INET6 or AF_UNIX */
     char address[SS_ADDRSTRLEN]; /* as bound, with the real port */
     /* The socket file this server made (removed by its owner), or "". */
     char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -123,9 +123,9 @@ struct ss_server {
     int wake_r, wake_w;
     int abort_r, abort_w; /* written once to cancel every request's wait */
     atomic_int shutdown_requested; /* lock-free: set from signal handlers */
-    atomic_llong hard_stop_at_ms; /* 0, or when waits start to fail */
-    atomic_int refs;              /* the owner plus each running request */
-    atomic_int stop_now;          /* fast stop asked (SIGQUIT) */
+    atomic_llong hard_stop_at_ms;  /* 0, or when waits start to fail */
+    atomic_int refs;               /* the owner plus each running request */
+    atomic_int stop_now;           /* fast stop asked (SIGQUIT) */
 
     /* The accept layer's: written by whoever accepts (in prethread-lock
      * mode, pool threads), read by the loop -- hence atomic. */
@@ -135,14 +135,14 @@ struct ss_server {
     unsigned char *datagram_buf; /* max_datagram bytes */
 
     struct ss_proxy_trust *proxy_trust; /* proxy_from, parsed; NULL: off */
-    void *handler_data; /* ss_server_set_handler_data */
-    int handler_opened; /* handler->close is owed */
-    uid_t run_uid;      /* serve as these (user, group); -1: keep */
+    void *handler_data;                 /* ss_server_set_handler_data */
+    int handler_opened;                 /* handler->close is owed */
+    uid_t run_uid; /* serve as these (user, group); -1: keep */
     gid_t run_gid;
 
     ss_loop_hooks_t hooks;
-    void *process;  /* the process layer's state: a worker's or a master's */
-    int supervises; /* a master: it runs no requests of its own */
+    void *process;   /* the process layer's state: a worker's or a master's */
+    int supervises;  /* a master: it runs no requests of its own */
     int handed_over; /* a master that stepped down for its successor */
 };
 
@@ -254,8 +254,7 @@ int ss__check_reuse_port(ss_server_t *srv, char *err, size_t errlen);
 extern const ss_waiter_t ss__poll_waiter;
 int ss__wait(ss_request_t *req, struct pollfd *fds, unsigned nfds,
              long long deadline_ms);
-int ss__wait_fd(ss_request_t *req, int fd, short events,
-                long long deadline_ms);
+int ss__wait_fd(ss_request_t *req, int fd, short events, long long deadline_ms);
 long long ss__call_deadline(const ss_request_t *req);
 
 /* privileges.c */
@@ -289,8 +288,7 @@ int ss__proxy_accept(ss_request_t *req, const char **why);
  * verify_request, or NULL (one caller at a time). */
 int ss__accept_raw(ss_server_t *srv, const ss_listener_t *l,
                    struct sockaddr_storage *peer, socklen_t *len);
-ss_request_t *ss__server_take_request(ss_server_t *srv,
-                                      const ss_listener_t *l);
+ss_request_t *ss__server_take_request(ss_server_t *srv, const ss_listener_t *l);
 
 /* ---- Layer 3: server.c, handler.c ----------------------------------- */
 /* Drop privileges, then open the mode: 0, or -errno with err. */

@@ -250,8 +250,8 @@ int ss_poll(ss_request_t *req, struct pollfd *fds, unsigned nfds,
     int ready = buffered_ready(req, fds, nfds);
     if (ready)
         return ready;
-    long long deadline = timeout_ms < 0 ? ss__call_deadline(req)
-                                        : ss__now_ms() + timeout_ms;
+    long long deadline =
+        timeout_ms < 0 ? ss__call_deadline(req) : ss__now_ms() + timeout_ms;
     return ss__wait(req, fds, nfds, deadline);
 }
 

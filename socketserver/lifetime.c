@@ -51,7 +51,10 @@ static void server_free(ss_server_t *srv)
 /* The owner holds one reference and each running request one, so a thread
  * that outlives ss_server_close (block_on_close off) still finds its
  * server; the last one out frees it. */
-void ss__server_ref(ss_server_t *srv) { atomic_fetch_add(&srv->refs, 1); }
+void ss__server_ref(ss_server_t *srv)
+{
+    atomic_fetch_add(&srv->refs, 1);
+}
 
 void ss__server_unref(ss_server_t *srv)
 {

@@ -68,8 +68,8 @@ static int bind_retrying_stale(const ss_config_t *cfg, int fd,
         return 0;
     int err = errno;
     const char *path = ((const struct sockaddr_un *)sa)->sun_path;
-    if (err != EADDRINUSE || sa->sa_family != AF_UNIX ||
-        !cfg->reuse_address || !unix_path_is_stale(path, socktype)) {
+    if (err != EADDRINUSE || sa->sa_family != AF_UNIX || !cfg->reuse_address ||
+        !unix_path_is_stale(path, socktype)) {
         errno = err; /* the probe's errno must not become bind's */
         return -1;
     }
@@ -110,8 +110,7 @@ static int open_listener(const ss_config_t *cfg, const char *address,
         unlink(unix_path);
         unix_path[0] = '\0';
     }
-    return ss__fail(err, errlen, rc, "%s %s: %s", call, address,
-                    strerror(-rc));
+    return ss__fail(err, errlen, rc, "%s %s: %s", call, address, strerror(-rc));
 }
 
 /* Resolve address and bind the first candidate that works, as Python's
@@ -125,22 +124,22 @@ static int bind_address(const ss_config_t *cfg, const char *address,
     if (parts.is_unix) {
         struct sockaddr_un un = {.sun_family = AF_UNIX};
         strcpy(un.sun_path, parts.path);
-        return open_listener(cfg, address, (struct sockaddr *)&un,
-                             sizeof(un), unix_path, err, errlen);
+        return open_listener(cfg, address, (struct sockaddr *)&un, sizeof(un),
+                             unix_path, err, errlen);
     }
     struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV,
                              .ai_socktype =
                                  cfg->datagram ? SOCK_DGRAM : SOCK_STREAM};
     struct addrinfo *list;
-    int gai = getaddrinfo(parts.host[0] ? parts.host : NULL, parts.port,
-                          &hints, &list);
+    int gai = getaddrinfo(parts.host[0] ? parts.host : NULL, parts.port, &hints,
+                          &list);
     if (gai != 0)
-        return ss__fail(err, errlen, -EADDRNOTAVAIL, "resolve %s: %s",
-                        address, gai_strerror(gai));
+        return ss__fail(err, errlen, -EADDRNOTAVAIL, "resolve %s: %s", address,
+                        gai_strerror(gai));
     int fd = -EADDRNOTAVAIL;
     for (struct addrinfo *ai = list; ai && fd < 0; ai = ai->ai_next)
-        fd = open_listener(cfg, address, ai->ai_addr, ai->ai_addrlen,
-                           unix_path, err, errlen);
+        fd = open_listener(cfg, address, ai->ai_addr, ai->ai_addrlen, unix_path,
+                           err, errlen);
     freeaddrinfo(list);
     return fd;
 }
@@ -161,8 +160,10 @@ static int adopt_activated(ss_server_t *srv, char *err, size_t errlen)
     unsetenv("LISTEN_FDS");
     unsetenv("LISTEN_FDNAMES");
     if (n > SS_MAX_LISTENERS)
-        return ss__fail(err, errlen, -EMFILE, "LISTEN_FDS: %d sockets, at "
-                        "most %d", n, SS_MAX_LISTENERS);
+        return ss__fail(err, errlen, -EMFILE,
+                        "LISTEN_FDS: %d sockets, at "
+                        "most %d",
+                        n, SS_MAX_LISTENERS);
     int want = srv->cfg.datagram ? SOCK_DGRAM : SOCK_STREAM;
     for (int fd = 3; fd < 3 + n; fd++) {
         int type = 0;
@@ -170,14 +171,13 @@ static int adopt_activated(ss_server_t *srv, char *err, size_t errlen)
         if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 ||
             type != want)
             return ss__fail(err, errlen, -ENOTSOCK,
-                            "LISTEN_FDS: descriptor %d is not a %s socket",
-                            fd, srv->cfg.datagram ? "datagram" : "stream");
+                            "LISTEN_FDS: descriptor %d is not a %s socket", fd,
+                            srv->cfg.datagram ? "datagram" : "stream");
     }
     for (int fd = 3; fd < 3 + n; fd++) { /* ours only once all are right */
         int rc = ss__set_nonblocking_cloexec(fd);
         if (rc < 0)
-            return ss__fail(err, errlen, rc, "fcntl %d: %s", fd,
-                            strerror(-rc));
+            return ss__fail(err, errlen, rc, "fcntl %d: %s", fd, strerror(-rc));
         srv->listeners[srv->nlisteners++].fd = fd;
     }
     return n;
@@ -264,7 +264,8 @@ int ss__check_reuse_port(ss_server_t *srv, char *err, size_t errlen)
         int on = 0;
         socklen_t len = sizeof(on);
         if (getsockopt(srv->listeners[i].fd, SOL_SOCKET, SO_REUSEPORT, &on,
-                       &len) == 0 && on)
+                       &len) == 0 &&
+            on)
             continue;
         return ss__fail(err, errlen, -EINVAL,
                         "accept reuseport: the inherited socket %s has no "

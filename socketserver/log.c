@@ -48,15 +48,20 @@ void ss_log_reopen(void)
     errno = saved;
 }
 
-void ss_log_set_level(int level) { atomic_store(&log_level, level); }
+void ss_log_set_level(int level)
+{
+    atomic_store(&log_level, level);
+}
 
-int ss_log_level(void) { return atomic_load(&log_level); }
+int ss_log_level(void)
+{
+    return atomic_load(&log_level);
+}
 
 /* One line -- time, pid, level, the message, then suffix, which is kept
  * even when a long message is cut -- in one write(2), so lines from
  * threads and children never mix. */
-static void log_line(int level, const char *suffix, const char *fmt,
-                     va_list ap)
+static void log_line(int level, const char *suffix, const char *fmt, va_list ap)
 {
     static const char *const names[] = {"error", "warn", "info", "debug"};
     int saved_errno = errno;
@@ -66,11 +71,13 @@ static void log_line(int level, const char *suffix, const char *fmt,
     clock_gettime(CLOCK_REALTIME, &ts);
     localtime_r(&ts.tv_sec, &tm);
     size_t n = strftime(line, sizeof(line), "%Y-%m-%d %H:%M:%S", &tm);
-    int k = snprintf(line + n, sizeof(line) - n, ".%03ld [%ld] %s: ",
-                     ts.tv_nsec / 1000000, (long)getpid(),
-                     names[level < 0 ? 0 : level > 3 ? 3 : level]);
+    int k = snprintf(line + n, sizeof(line) - n,
+                     ".%03ld [%ld] %s: ", ts.tv_nsec / 1000000, (long)getpid(),
+                     names[level < 0   ? 0
+                           : level > 3 ? 3
+                                       : level]);
     n += k > 0 ? (size_t)k : 0;
-    size_t tail = strlen(suffix) + 1; /* and the newline */
+    size_t tail = strlen(suffix) + 1;      /* and the newline */
     size_t room = sizeof(line) - n - tail; /* for the message and its NUL */
     k = vsnprintf(line + n, room, fmt, ap);
     n += k <= 0 ? 0 : (size_t)k < room ? (size_t)k : room - 1;
@@ -99,9 +106,9 @@ void ss_log(int level, const char *fmt, ...)
  * clients timing out together after a network blip); 10 a second keeps a
  * sample of the offending addresses coming while a flood of any size
  * writes about 1 KB/s (10 lines of ~100 bytes; 10 KiB/s if every line
- * were the longest, 1 KiB): a disk and a log rotation keep up, and the server's own lines (ss_log, not limited) stay easy to
- * find.  The kernel's printk_ratelimit is tighter (10 per 5 s), but its
- * lines are rarer.
+ * were the longest, 1 KiB): a disk and a log rotation keep up, and the server's
+ * own lines (ss_log, not limited) stay easy to find.  The kernel's
+ * printk_ratelimit is tighter (10 per 5 s), but its lines are rarer.
  *
  * The bucket is kept as GCRA, the generic cell rate algorithm (ATM's): one
  * number, the time at which the bucket will be full again.  A line passes
@@ -122,8 +129,8 @@ void ss_log(int level, const char *fmt, ...)
 #define DROP_MS_MASK ((1ULL << (64 - DROP_COUNT_BITS)) - 1)
 
 typedef struct peer_limit {
-    atomic_llong full_at_ms;    /* GCRA's "theoretical arrival time" */
-    atomic_ullong dropped;      /* count | first drop's ms << DROP_COUNT_BITS */
+    atomic_llong full_at_ms; /* GCRA's "theoretical arrival time" */
+    atomic_ullong dropped;   /* count | first drop's ms << DROP_COUNT_BITS */
 } peer_limit_t;
 
 static peer_limit_t local_limit; /* when the shared page cannot be had */
@@ -171,7 +178,8 @@ static void peer_dropped(peer_limit_t *lim, long long now_ms)
         unsigned long long count = old & DROP_COUNT_MAX;
         if (count == 0)
             next = ((unsigned long long)now_ms & DROP_MS_MASK)
-                       << DROP_COUNT_BITS | 1;
+                       << DROP_COUNT_BITS |
+                   1;
         else
             next = count == DROP_COUNT_MAX ? old : old + 1;
     } while (!atomic_compare_exchange_weak(&lim->dropped, &old, next));
@@ -198,9 +206,11 @@ static void peer_take_dropped(peer_limit_t *lim, long long now_ms, char *buf,
     if (count == 0)
         return;
     unsigned long long since = ms_since_first_drop(d, now_ms);
-    snprintf(buf, cap, " (%s%llu client line%s suppressed in the last "
-             "%llu.%llu s)", count == DROP_COUNT_MAX ? "at least " : "",
-             count, count == 1 ? "" : "s", since / 1000, since % 1000 / 100);
+    snprintf(buf, cap,
+             " (%s%llu client line%s suppressed in the last "
+             "%llu.%llu s)",
+             count == DROP_COUNT_MAX ? "at least " : "", count,
+             count == 1 ? "" : "s", since / 1000, since % 1000 / 100);
 }
 
 void ss_log_peer(int level, const char *fmt, ...)

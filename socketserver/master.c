@@ -80,7 +80,6 @@ static void master_free(ss_server_t *srv)
     srv->process = NULL;
 }
 
-
 /* Make srv a master: shared memory for the slots, its state, the accept
  * lock and its lifeline; then its hooks, so that serve_forever
  * supervises instead of serving. */
@@ -271,8 +270,11 @@ static int spawn(ss_server_t *srv)
         return -errno;
     }
     ss__set_nonblocking_cloexec(life[0]);
-    m->workers[i] = (worker_t){.pid = pid, .lifeline = life[0], .slot = i,
-                               .sock = sock, .channel = chan[0]};
+    m->workers[i] = (worker_t){.pid = pid,
+                               .lifeline = life[0],
+                               .slot = i,
+                               .sock = sock,
+                               .channel = chan[0]};
     ss_log(SS_LOG_INFO, "worker %ld started", (long)pid);
     return 0;
 }
@@ -297,8 +299,8 @@ static void reap(ss_server_t *srv, worker_t *w)
     int status = 0;
     while (waitpid(w->pid, &status, 0) < 0 && errno == EINTR) {
     }
-    int boot_failed = WIFEXITED(status) &&
-                      WEXITSTATUS(status) == SS_WORKER_BOOT_FAILED;
+    int boot_failed =
+        WIFEXITED(status) && WEXITSTATUS(status) == SS_WORKER_BOOT_FAILED;
     m->boot_failures = boot_failed ? m->boot_failures + 1 : 0;
     if (!w->told_ms && !boot_failed)
         ss_log(SS_LOG_WARN, "worker %ld %s %d; replacing it", (long)w->pid,
@@ -338,7 +340,7 @@ static void handle_requests(ss_server_t *srv)
             if (m->workers[i].pid)
                 kill(m->workers[i].pid, SIGUSR1);
     if (atomic_exchange(&m->reload, 0)) { /* new workers; old ones drain */
-        ss__reopen_handler(srv); /* what the new ones will serve */
+        ss__reopen_handler(srv);          /* what the new ones will serve */
         ss_log(SS_LOG_INFO, "reloading: starting %d new workers", m->target);
         for (int i = 0; i < SS_MAX_WORKERS; i++)
             if (m->workers[i].pid && !m->workers[i].told_ms)
@@ -369,8 +371,8 @@ static int master_wait(ss_server_t *srv, ss_master_t *m, struct pollfd *pfd,
                     ss__now_ms() >= atomic_load(&srv->accept_paused_until_ms) &&
                     ss__pass_has_taker(m);
     for (int l = 0; l < srv->nlisteners; l++)
-        pfd[n++] = (struct pollfd){accepting ? srv->listeners[l].fd : -1,
-                                   POLLIN, 0};
+        pfd[n++] =
+            (struct pollfd){accepting ? srv->listeners[l].fd : -1, POLLIN, 0};
     for (int i = 0; i < SS_MAX_WORKERS; i++)
         if (m->workers[i].pid) {
             who[n] = i;
@@ -467,7 +469,7 @@ static void close_listeners(ss_server_t *srv)
 {
     ss_master_t *m = srv->process;
     for (int l = 0; m->pass && l < srv->nlisteners; l++) /* queued ones */
-        for (int n = 0; n < SS_DRAIN_MAX / 64 &&    /* go to the workers */
+        for (int n = 0; n < SS_DRAIN_MAX / 64 &&         /* go to the workers */
                         ss__pass_connections(srv, m, &srv->listeners[l]) > 0;
              n++) {
         }
@@ -484,8 +486,10 @@ static int master_serve(ss_server_t *srv)
     int rc = 0;
     while ((rc = master_pass(srv)) == 0) {
         if (m->boot_failures >= BOOT_FAILURES_MAX) {
-            ss_log(SS_LOG_ERROR, "workers keep failing to start (%d in a "
-                   "row); stopping", m->boot_failures);
+            ss_log(SS_LOG_ERROR,
+                   "workers keep failing to start (%d in a "
+                   "row); stopping",
+                   m->boot_failures);
             rc = SS_EWORKERS;
             break;
         }

@@ -75,8 +75,7 @@ void ss__master_report(ss_master_t *m)
         ss_worker_slot_t *s = &m->shared->slots[w->slot];
         if (w->pid)
             ss_log(SS_LOG_INFO, "worker %ld: %ld served, %ld open, up %lld s%s",
-                   (long)w->pid, atomic_load(&s->served),
-                   atomic_load(&s->open),
+                   (long)w->pid, atomic_load(&s->served), atomic_load(&s->open),
                    (now - atomic_load(&s->started_ms)) / 1000,
                    w->told_ms ? ", stopping" : "");
     }

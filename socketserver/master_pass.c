@@ -53,7 +53,8 @@ static int hand_over(worker_t *w, int fd, const struct sockaddr_storage *peer,
     } control;
     memset(&control, 0, sizeof(control));
     struct iovec iov = {(void *)peer, len};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+    struct msghdr msg = {.msg_iov = &iov,
+                         .msg_iovlen = 1,
                          .msg_control = control.buf,
                          .msg_controllen = sizeof(control.buf)};
     struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
@@ -85,10 +86,9 @@ int ss__pass_connections(ss_server_t *srv, ss_master_t *m,
             w = least_loaded(m); /* that channel filled up meanwhile */
         if (!w)
             ss_log(SS_LOG_ERROR, "no worker can take a connection; "
-                   "closing it");
+                                 "closing it");
         passed += w != NULL;
         close(fd); /* the worker has its own copy now */
     }
     return passed;
 }
-

@@ -55,9 +55,9 @@ void ss__upgrade_report_ready(ss_server_t *srv, ss_master_t *m)
     if (m->ready_w < 0)
         return;
     ssize_t n = write(m->ready_w, "R", 1);
-    ss_log(SS_LOG_INFO, "upgrade: serving; %s", n == 1
-               ? "the old master may stop"
-               : "the old master could not be told");
+    ss_log(SS_LOG_INFO, "upgrade: serving; %s",
+           n == 1 ? "the old master may stop"
+                  : "the old master could not be told");
     ss__close_fd(&m->ready_w);
 }
 
@@ -70,8 +70,8 @@ static void exec_successor(ss_server_t *srv, int ready_w)
 {
     int n = srv->nlisteners, high[SS_MAX_LISTENERS + 1];
     for (int i = 0; i <= n; i++)
-        high[i] = fcntl(i < n ? srv->listeners[i].fd : ready_w,
-                        F_DUPFD_CLOEXEC, 3 + n + 1);
+        high[i] = fcntl(i < n ? srv->listeners[i].fd : ready_w, F_DUPFD_CLOEXEC,
+                        3 + n + 1);
     for (int i = 0; i <= n; i++)
         if (high[i] < 0 || dup2(high[i], 3 + i) < 0) /* dup2: inherited */
             _exit(127);
@@ -137,8 +137,10 @@ static void abandon(ss_master_t *m, const char *why)
         struct timespec ts = {0, 10 * 1000000L};
         nanosleep(&ts, NULL);
     }
-    ss_log(SS_LOG_ERROR, "upgrade: %ld %s (%s %d); this master goes on "
-           "serving", (long)m->successor, why,
+    ss_log(SS_LOG_ERROR,
+           "upgrade: %ld %s (%s %d); this master goes on "
+           "serving",
+           (long)m->successor, why,
            WIFSIGNALED(status) ? "killed by signal" : "exit status",
            WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
     ss__close_fd(&m->successor_r);

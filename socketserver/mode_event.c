@@ -40,11 +40,15 @@ static void raise_descriptor_limit(void)
     rlim_t was = rl.rlim_cur;
     rl.rlim_cur = rl.rlim_max;
     if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
-        ss_log(SS_LOG_INFO, "event mode: descriptor limit raised from %lu to "
-               "%lu", (unsigned long)was, (unsigned long)rl.rlim_max);
+        ss_log(SS_LOG_INFO,
+               "event mode: descriptor limit raised from %lu to "
+               "%lu",
+               (unsigned long)was, (unsigned long)rl.rlim_max);
     else
-        ss_log(SS_LOG_WARN, "event mode: descriptor limit stays at %lu "
-               "(setrlimit: %s)", (unsigned long)was, strerror(errno));
+        ss_log(SS_LOG_WARN,
+               "event mode: descriptor limit stays at %lu "
+               "(setrlimit: %s)",
+               (unsigned long)was, strerror(errno));
 }
 
 static int event_open(ss_server_t *srv)
@@ -84,13 +88,15 @@ static void event_process(ss_server_t *srv, ss_request_t *req)
 static void event_close(ss_server_t *srv)
 {
     event_state_t *st = srv->mode_state;
-    long long deadline = srv->cfg.block_on_close ? ss__grace_deadline_ms(srv)
-                                                 : ss__now_ms();
+    long long deadline =
+        srv->cfg.block_on_close ? ss__grace_deadline_ms(srv) : ss__now_ms();
     ss__event_drive_until(st, deadline);
     if (st->live == 0)
         return;
-    ss_log(SS_LOG_INFO, "%d connections still open after the grace period; "
-           "cancelling", st->live);
+    ss_log(SS_LOG_INFO,
+           "%d connections still open after the grace period; "
+           "cancelling",
+           st->live);
     ss__event_cancel_all(st);
     ss__event_drive_until(st, ss__now_ms() + CANCEL_WAIT_MS);
     if (st->live > 0)

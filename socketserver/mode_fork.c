@@ -18,8 +18,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define SWEEP_MS 1000      /* reap even without a notification this often */
-#define KILL_WAIT_MS 1000  /* after cancelling, before SIGKILL */
+#define SWEEP_MS 1000     /* reap even without a notification this often */
+#define KILL_WAIT_MS 1000 /* after cancelling, before SIGKILL */
 
 typedef struct fork_state {
     pid_t *pids; /* live children, max_children slots */
@@ -50,8 +50,8 @@ static void log_abnormal_exit(pid_t pid, int status)
         ss_log_peer(SS_LOG_WARN, "child %ld killed by signal %d", (long)pid,
                     WTERMSIG(status));
     else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-        ss_log_peer(SS_LOG_WARN, "child %ld exited with status %d",
-                    (long)pid, WEXITSTATUS(status));
+        ss_log_peer(SS_LOG_WARN, "child %ld exited with status %d", (long)pid,
+                    WEXITSTATUS(status));
 }
 
 /* Forget the child in slot i (it has been reaped). */
@@ -182,7 +182,10 @@ static int fork_wake_fd(ss_server_t *srv)
     return ((fork_state_t *)srv->mode_state)->notify_r;
 }
 
-static void fork_service(ss_server_t *srv) { reap_children(srv->mode_state); }
+static void fork_service(ss_server_t *srv)
+{
+    reap_children(srv->mode_state);
+}
 
 static int fork_service_due_ms(ss_server_t *srv)
 {
@@ -215,8 +218,10 @@ static void fork_close(ss_server_t *srv)
     reap_until(st, ss__grace_deadline_ms(srv));
     if (st->count == 0)
         return;
-    ss_log(SS_LOG_INFO, "%d children still running after the grace period; "
-           "cancelling", st->count);
+    ss_log(SS_LOG_INFO,
+           "%d children still running after the grace period; "
+           "cancelling",
+           st->count);
     ss__server_cancel_requests(srv);
     reap_until(st, ss__now_ms() + KILL_WAIT_MS);
     kill_children(st);

@@ -27,10 +27,10 @@ typedef struct pool_state {
     pthread_cond_t finished; /* a thread finished a request */
     ss_request_t **queue;    /* ring of cap slots */
     int head, count, cap;
-    int busy;                /* threads running a request */
+    int busy; /* threads running a request */
     int nthreads, started;
     pthread_t *threads;
-    int stopping;            /* threads leave once the queue is empty */
+    int stopping; /* threads leave once the queue is empty */
     int lock_design;
     pthread_mutex_t accept_lock; /* lock design: who may accept */
     int accept_closed;           /* lock design: the listener is going */
@@ -49,8 +49,8 @@ static void run_and_free(ss_request_t *req)
 static void mark_busy(ss_server_t *srv, pool_state_t *st, int delta)
 {
     pthread_mutex_lock(&st->lock);
-    int was_full = srv->cfg.max_conns > 0 &&
-                   st->busy + st->count >= srv->cfg.max_conns;
+    int was_full =
+        srv->cfg.max_conns > 0 && st->busy + st->count >= srv->cfg.max_conns;
     st->busy += delta;
     if (delta < 0)
         pthread_cond_broadcast(&st->finished);
@@ -103,8 +103,8 @@ static ss_request_t *poll_and_take(ss_server_t *srv)
     struct pollfd pfd[SS_MAX_LISTENERS + 1];
     int n = srv->nlisteners;
     for (int i = 0; i < n; i++)
-        pfd[i] = (struct pollfd){pause > 0 ? -1 : srv->listeners[i].fd,
-                                 POLLIN, 0};
+        pfd[i] =
+            (struct pollfd){pause > 0 ? -1 : srv->listeners[i].fd, POLLIN, 0};
     pfd[n] = (struct pollfd){srv->wake_r, POLLIN, 0};
     if (poll(pfd, (nfds_t)n + 1, pause > 0 ? (int)pause : -1) <= 0)
         return NULL;
@@ -181,8 +181,8 @@ static int start_threads(ss_server_t *srv, pool_state_t *st)
                   ? pthread_attr_setstacksize(&attr, srv->cfg.thread_stack_size)
                   : 0;
     while (!err && st->started < st->nthreads) /* only started ones count */
-        if (!(err = pthread_create(&st->threads[st->started], &attr,
-                                   pool_main, srv)))
+        if (!(err = pthread_create(&st->threads[st->started], &attr, pool_main,
+                                   srv)))
             st->started++;
     pthread_attr_destroy(&attr);
     return -err;
@@ -200,8 +200,8 @@ static int pool_open(ss_server_t *srv)
     pthread_cond_init(&st->finished, NULL);
     st->notify_r = st->notify_w = -1;
     st->lock_design = srv->cfg.pool_accept == SS_POOL_ACCEPT_LOCK;
-    st->nthreads = srv->cfg.pool_threads > 0 ? srv->cfg.pool_threads
-                                             : default_threads();
+    st->nthreads =
+        srv->cfg.pool_threads > 0 ? srv->cfg.pool_threads : default_threads();
     if (st->lock_design && srv->cfg.max_conns > 0 &&
         st->nthreads > srv->cfg.max_conns)
         st->nthreads = srv->cfg.max_conns; /* each thread holds at most one */
@@ -222,9 +222,9 @@ static int pool_has_room(ss_server_t *srv)
     if (st->lock_design && !atomic_load(&st->queue_open))
         return 0;
     pthread_mutex_lock(&st->lock);
-    int room = st->count < st->cap &&
-               (srv->cfg.max_conns <= 0 ||
-                st->busy + st->count < srv->cfg.max_conns);
+    int room =
+        st->count < st->cap &&
+        (srv->cfg.max_conns <= 0 || st->busy + st->count < srv->cfg.max_conns);
     pthread_mutex_unlock(&st->lock);
     return room;
 }
@@ -240,8 +240,7 @@ static void pool_process(ss_server_t *srv, ss_request_t *req)
     }
     pthread_mutex_unlock(&st->lock);
     if (full) {
-        ss_log_peer(SS_LOG_ERROR, "pool queue full; shedding %s",
-                    ss_peer(req));
+        ss_log_peer(SS_LOG_ERROR, "pool queue full; shedding %s", ss_peer(req));
         ss__request_drop(req);
     }
 }
@@ -254,8 +253,8 @@ static int pool_wake_fd(ss_server_t *srv)
 static void pool_service(ss_server_t *srv)
 {
     char buf[64];
-    while (read(((pool_state_t *)srv->mode_state)->notify_r, buf,
-                sizeof(buf)) > 0) {
+    while (read(((pool_state_t *)srv->mode_state)->notify_r, buf, sizeof(buf)) >
+           0) {
     }
 }
 
@@ -299,11 +298,11 @@ static int wait_idle(pool_state_t *st, long long deadline_ms)
 static void pool_close(ss_server_t *srv)
 {
     pool_state_t *st = srv->mode_state;
-    long long deadline = srv->cfg.block_on_close ? ss__grace_deadline_ms(srv)
-                                                 : ss__now_ms();
+    long long deadline =
+        srv->cfg.block_on_close ? ss__grace_deadline_ms(srv) : ss__now_ms();
     if (wait_idle(st, deadline) < 0) {
         ss_log(SS_LOG_INFO, "pool: requests still running after the grace "
-               "period; cancelling");
+                            "period; cancelling");
         ss__server_cancel_requests(srv);
         wait_idle(st, ss__now_ms() + CANCEL_WAIT_MS);
     }
@@ -318,8 +317,10 @@ static void pool_close(ss_server_t *srv)
         else
             pthread_detach(st->threads[i]);
     if (stuck)
-        ss_log(SS_LOG_WARN, "pool: %d threads ignore cancellation; detaching "
-               "the pool", stuck);
+        ss_log(SS_LOG_WARN,
+               "pool: %d threads ignore cancellation; detaching "
+               "the pool",
+               stuck);
     st->started = stuck ? -1 : 0; /* release must not free what they use */
 }
 

@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CANCEL_WAIT_MS 1000 /* after cancelling, before giving up on a thread */
+#define CANCEL_WAIT_MS                                                         \
+    1000 /* after cancelling, before giving up on a thread                     \
+          */
 
 typedef struct thread_job {
     pthread_t tid;
@@ -51,8 +53,8 @@ static int thread_open(ss_server_t *srv)
     if (rc < 0)
         return rc;
     if (srv->cfg.thread_stack_size) {
-        int err = pthread_attr_setstacksize(&st->attr,
-                                            srv->cfg.thread_stack_size);
+        int err =
+            pthread_attr_setstacksize(&st->attr, srv->cfg.thread_stack_size);
         if (err)
             return -err; /* below PTHREAD_STACK_MIN */
     }
@@ -143,8 +145,7 @@ static int wait_live_at_most(thread_state_t *st, int limit,
 
 static void shed(ss_request_t *req, const char *why, const char *detail)
 {
-    ss_log_peer(SS_LOG_ERROR, "%s%s; shedding %s", why, detail,
-                ss_peer(req));
+    ss_log_peer(SS_LOG_ERROR, "%s%s; shedding %s", why, detail, ss_peer(req));
     ss__request_drop(req);
 }
 
@@ -234,8 +235,10 @@ static void thread_close(ss_server_t *srv)
     pthread_mutex_lock(&st->lock);
     int rc = wait_live_at_most(st, 0, ss__grace_deadline_ms(srv));
     if (rc < 0) {
-        ss_log(SS_LOG_INFO, "%d threads still running after the grace "
-               "period; cancelling", st->live);
+        ss_log(SS_LOG_INFO,
+               "%d threads still running after the grace "
+               "period; cancelling",
+               st->live);
         ss__server_cancel_requests(srv);
         rc = wait_live_at_most(st, 0, ss__now_ms() + CANCEL_WAIT_MS);
     }

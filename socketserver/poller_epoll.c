@@ -59,8 +59,8 @@ static int epoll_wait_fired(void *state, int timeout_ms, ss_fired_t *fired,
                             int max)
 {
     epoll_state_t *st = state;
-    int n = epoll_wait(st->epfd, st->events, max < BATCH ? max : BATCH,
-                       timeout_ms);
+    int n =
+        epoll_wait(st->epfd, st->events, max < BATCH ? max : BATCH, timeout_ms);
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     for (int i = 0; i < n; i++) {
@@ -75,7 +75,8 @@ static int epoll_wait_fired(void *state, int timeout_ms, ss_fired_t *fired,
 
 const ss_poller_ops_t ss__poller_epoll = {
     .name = "epoll",
-    .summary = "Linux's epoll: each wait costs what is ready, not what is watched",
+    .summary =
+        "Linux's epoll: each wait costs what is ready, not what is watched",
     .forgets_on_close = 1, /* the descriptor is never duplicated */
     .create = epoll_create_state,
     .destroy = epoll_destroy,

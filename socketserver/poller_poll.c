@@ -14,7 +14,10 @@ typedef struct poll_state {
     int slot_cap;
 } poll_state_t;
 
-static void *poll_create_state(void) { return calloc(1, sizeof(poll_state_t)); }
+static void *poll_create_state(void)
+{
+    return calloc(1, sizeof(poll_state_t));
+}
 
 static void poll_destroy(void *state)
 {
@@ -34,7 +37,8 @@ static int poll_grow(poll_state_t *st, int fd)
         int *s = realloc(st->slot_of, (size_t)cap * sizeof(int));
         if (!s)
             return -ENOMEM;
-        memset(s + st->slot_cap, 0xff, (size_t)(cap - st->slot_cap) * sizeof(int));
+        memset(s + st->slot_cap, 0xff,
+               (size_t)(cap - st->slot_cap) * sizeof(int));
         st->slot_of = s;
         st->slot_cap = cap;
     }

@@ -24,7 +24,10 @@ static void *select_create_state(void)
     return st;
 }
 
-static void select_destroy(void *state) { free(state); }
+static void select_destroy(void *state)
+{
+    free(state);
+}
 
 static int select_set(void *state, int fd, int old_mask, int new_mask)
 {

@@ -48,8 +48,8 @@ static ssize_t read_more(ss_request_t *req, long long deadline,
                          const char **why)
 {
     for (;;) {
-        ssize_t n = recv(req->fd, req->in + req->in_len,
-                         req->in_cap - req->in_len, 0);
+        ssize_t n =
+            recv(req->fd, req->in + req->in_len, req->in_cap - req->in_len, 0);
         if (n > 0)
             return n;
         if (n == 0) {

@@ -37,9 +37,8 @@ const char *ss_proxy_peer(ss_request_t *req)
     if (!req->via)
         return NULL;
     if (!req->via->text[0])
-        ss__addr_format((const struct sockaddr *)&req->via->addr,
-                        req->via->len, req->via->text,
-                        sizeof(req->via->text));
+        ss__addr_format((const struct sockaddr *)&req->via->addr, req->via->len,
+                        req->via->text, sizeof(req->via->text));
     return req->via->text;
 }
 
@@ -51,12 +50,30 @@ const struct sockaddr *ss_proxy_peer_addr(const ss_request_t *req,
     return req->via ? (const struct sockaddr *)&req->via->addr : NULL;
 }
 
-void *ss_data(const ss_request_t *req) { return req->data; }
-void ss_set_data(ss_request_t *req, void *data) { req->data = data; }
-ss_server_t *ss_request_server(const ss_request_t *req) { return req->server; }
-void *ss_context(const ss_request_t *req) { return req->server->cfg.context; }
-int ss_is_datagram(const ss_request_t *req) { return req->datagram; }
-int ss_fd(const ss_request_t *req) { return req->fd; }
+void *ss_data(const ss_request_t *req)
+{
+    return req->data;
+}
+void ss_set_data(ss_request_t *req, void *data)
+{
+    req->data = data;
+}
+ss_server_t *ss_request_server(const ss_request_t *req)
+{
+    return req->server;
+}
+void *ss_context(const ss_request_t *req)
+{
+    return req->server->cfg.context;
+}
+int ss_is_datagram(const ss_request_t *req)
+{
+    return req->datagram;
+}
+int ss_fd(const ss_request_t *req)
+{
+    return req->fd;
+}
 void *ss_handler_data(const ss_request_t *req)
 {
     return req->server->handler_data;

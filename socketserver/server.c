@@ -42,8 +42,8 @@ static int pass_timeout(ss_server_t *srv, int timeout_ms, int accepting,
 {
     int timeout = timeout_ms;
     if (!accepting)
-        timeout = min_timeout(
-            timeout, atomic_load(&srv->accept_paused_until_ms) - now);
+        timeout = min_timeout(timeout,
+                              atomic_load(&srv->accept_paused_until_ms) - now);
     if (srv->mode->service_due_ms)
         timeout = min_timeout(timeout, srv->mode->service_due_ms(srv));
     if (srv->cfg.service_actions)
@@ -75,8 +75,8 @@ static int wait_pass(ss_server_t *srv, struct pollfd pfd[SS_LOOP_FDS],
     pfd[PFD_MODE] = (struct pollfd){mode_fd, POLLIN, 0};
     pfd[PFD_WATCH] = (struct pollfd){srv->hooks.watch_fd, POLLIN, 0};
     for (int i = 0; i < srv->nlisteners; i++)
-        pfd[PFD_LISTENERS + i] = (struct pollfd){
-            accepting ? srv->listeners[i].fd : -1, POLLIN, 0};
+        pfd[PFD_LISTENERS + i] =
+            (struct pollfd){accepting ? srv->listeners[i].fd : -1, POLLIN, 0};
     unsigned n = PFD_LISTENERS + (unsigned)srv->nlisteners;
     return srv->mode->poll_wait ? srv->mode->poll_wait(srv, pfd, n, timeout)
                                 : poll(pfd, n, timeout);
@@ -280,7 +280,10 @@ const char *ss_server_address(const ss_server_t *srv)
     return srv->listeners[0].address;
 }
 
-int ss_server_fd(const ss_server_t *srv) { return srv->listeners[0].fd; }
+int ss_server_fd(const ss_server_t *srv)
+{
+    return srv->listeners[0].fd;
+}
 
 int ss_server_listener_count(const ss_server_t *srv)
 {
@@ -296,7 +299,10 @@ int ss_server_listener_fd(const ss_server_t *srv, int i)
 {
     return i >= 0 && i < srv->nlisteners ? srv->listeners[i].fd : -1;
 }
-void *ss_server_context(const ss_server_t *srv) { return srv->cfg.context; }
+void *ss_server_context(const ss_server_t *srv)
+{
+    return srv->cfg.context;
+}
 const ss_config_t *ss_server_config(const ss_server_t *srv)
 {
     return &srv->cfg;

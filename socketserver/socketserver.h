@@ -66,31 +66,37 @@ typedef enum ss_mode_id {
 } ss_mode_id_t;
 
 typedef enum ss_accept_id { /* how workers share the listener */
-    SS_ACCEPT_DEFAULT = 0,  /* shared */
-    SS_ACCEPT_SHARED,       /* all accept on the one socket */
-    SS_ACCEPT_LOCK,         /* one at a time, a process-shared lock */
-    SS_ACCEPT_REUSEPORT,    /* a socket each, SO_REUSEPORT */
-    SS_ACCEPT_PASS          /* the master accepts and hands over */
+                            SS_ACCEPT_DEFAULT = 0, /* shared */
+                            SS_ACCEPT_SHARED, /* all accept on the one socket */
+                            SS_ACCEPT_LOCK,   /* one at a time, a process-shared
+                                                 lock */
+                            SS_ACCEPT_REUSEPORT, /* a socket each, SO_REUSEPORT
+                                                  */
+                            SS_ACCEPT_PASS /* the master accepts and hands over
+                                            */
 } ss_accept_id_t;
 
 typedef enum ss_pool_accept_id { /* who accepts for the prethread pool */
-    SS_POOL_ACCEPT_DEFAULT = 0,  /* queue */
-    SS_POOL_ACCEPT_QUEUE,        /* the loop accepts and queues */
-    SS_POOL_ACCEPT_LOCK          /* each thread accepts, under a mutex */
+                                 SS_POOL_ACCEPT_DEFAULT = 0, /* queue */
+                                 SS_POOL_ACCEPT_QUEUE, /* the loop accepts and
+                                                          queues */
+                                 SS_POOL_ACCEPT_LOCK   /* each thread accepts,
+                                                          under a mutex */
 } ss_pool_accept_id_t;
 
 typedef enum ss_poller_id { /* the event mode's readiness backend */
-    SS_POLLER_DEFAULT = 0,  /* the best here: epoll on Linux */
-    SS_POLLER_EPOLL,
-    SS_POLLER_POLL,
-    SS_POLLER_SELECT
+                            SS_POLLER_DEFAULT =
+                                0, /* the best here: epoll on Linux */
+                            SS_POLLER_EPOLL,
+                            SS_POLLER_POLL,
+                            SS_POLLER_SELECT
 } ss_poller_id_t;
 
 typedef enum ss_proxy_id { /* the PROXY protocol header on connections */
-    SS_PROXY_OFF = 0,       /* none: the default */
-    SS_PROXY_V1 = 1,        /* required, text (v1) */
-    SS_PROXY_V2 = 2,        /* required, binary (v2) */
-    SS_PROXY_AUTO = 3       /* required, either version */
+                           SS_PROXY_OFF = 0, /* none: the default */
+                           SS_PROXY_V1 = 1,  /* required, text (v1) */
+                           SS_PROXY_V2 = 2,  /* required, binary (v2) */
+                           SS_PROXY_AUTO = 3 /* required, either version */
 } ss_proxy_id_t;
 
 typedef enum ss_choice {
@@ -253,14 +259,14 @@ int ss_reply(ss_request_t *req, const void *buf, size_t len);
 #define SS_MAX_LISTENERS 16
 
 typedef struct ss_config {
-    const char *address;         /* "127.0.0.1:8000", "[::1]:0", "unix:/p" */
+    const char *address; /* "127.0.0.1:8000", "[::1]:0", "unix:/p" */
     const char *const *extra_addresses; /* NULL, or a NULL-terminated list
                                     of more addresses, served alike in
                                     every mode (SS_MAX_LISTENERS in all) */
-    int datagram;                /* UDP, or Unix datagram with "unix:" */
-    ss_mode_id_t mode;           /* SS_MODE_*; 0: thread */
-    const ss_handler_t *handler; /* required */
-    void *context;               /* user pointer for hooks and handlers */
+    int datagram;                       /* UDP, or Unix datagram with "unix:" */
+    ss_mode_id_t mode;                  /* SS_MODE_*; 0: thread */
+    const ss_handler_t *handler;        /* required */
+    void *context; /* user pointer for hooks and handlers */
 
     int backlog;         /* listen backlog; 0: SOMAXCONN */
     int reuse_address;   /* SO_REUSEADDR; also replaces a stale Unix socket */
@@ -271,47 +277,47 @@ typedef struct ss_config {
     int deadline_ms;     /* a connection's whole life; 0: none.  Past it,
                             every blocking call fails with -ETIMEDOUT */
 
-    int max_conns;            /* connections open at once in this
-                                 process, in every mode; beyond it the
-                                 server stops accepting (clients wait in
-                                 the backlog); 0: the mode's own caps */
-    int max_children;         /* fork: live children at most; 0: 40 */
-    int max_threads;          /* thread: live threads at most; 0: 256 */
-    size_t thread_stack_size; /* thread, prethread: stack size; 0: the
-                                 system default */
-    int pool_threads;         /* prethread: threads; 0: 2 x cores */
+    int max_conns;                   /* connections open at once in this
+                                        process, in every mode; beyond it the
+                                        server stops accepting (clients wait in
+                                        the backlog); 0: the mode's own caps */
+    int max_children;                /* fork: live children at most; 0: 40 */
+    int max_threads;                 /* thread: live threads at most; 0: 256 */
+    size_t thread_stack_size;        /* thread, prethread: stack size; 0: the
+                                        system default */
+    int pool_threads;                /* prethread: threads; 0: 2 x cores */
     ss_pool_accept_id_t pool_accept; /* prethread: SS_POOL_ACCEPT_QUEUE
                                  (one thread accepts and queues; the
                                  default) or _LOCK (each pool thread
                                  accepts, under a mutex) */
-    ss_poller_id_t poller;    /* event: SS_POLLER_*; 0: the best here */
-    size_t coro_stack_size;   /* event: stack per connection; 0: 64 KiB */
-    int workers;              /* > 0: a master supervises this many worker
-                                 processes, each running `mode` */
-    ss_accept_id_t accept;    /* workers: SS_ACCEPT_SHARED (all accept on
-                                 the one socket; the default), _LOCK (one
-                                 at a time, a process-shared lock),
-                                 _REUSEPORT (a socket each, SO_REUSEPORT),
-                                 _PASS (the master accepts, hands over) */
-    int max_requests;         /* workers: recycle after this many
-                                 connections (+ 0..max_requests_jitter) */
+    ss_poller_id_t poller;           /* event: SS_POLLER_*; 0: the best here */
+    size_t coro_stack_size; /* event: stack per connection; 0: 64 KiB */
+    int workers;            /* > 0: a master supervises this many worker
+                               processes, each running `mode` */
+    ss_accept_id_t accept;  /* workers: SS_ACCEPT_SHARED (all accept on
+                               the one socket; the default), _LOCK (one
+                               at a time, a process-shared lock),
+                               _REUSEPORT (a socket each, SO_REUSEPORT),
+                               _PASS (the master accepts, hands over) */
+    int max_requests;       /* workers: recycle after this many
+                               connections (+ 0..max_requests_jitter) */
     int max_requests_jitter;
-    int worker_timeout_ms;    /* workers: kill one silent this long */
+    int worker_timeout_ms; /* workers: kill one silent this long */
     int (*worker_init)(ss_server_t *srv); /* in each new worker; <0: it
                                  failed to boot */
-    const char *const *upgrade_argv; /* workers: what ss_server_upgrade
-                                 starts in this master's place (argv[0]:
-                                 the program, looked up in PATH without
-                                 a '/'); NULL: no upgrades */
-    int upgrade_timeout_ms;   /* workers: how long the new master may take
-                                 until its workers serve; 0: 30000 */
-    const char *user;         /* serve as this user (and its group, or
-                                 `group`): dropped after the bind, in each
-                                 worker or in this process */
+    const char *const *upgrade_argv;      /* workers: what ss_server_upgrade
+                                      starts in this master's place (argv[0]:
+                                      the program, looked up in PATH without
+                                      a '/'); NULL: no upgrades */
+    int upgrade_timeout_ms; /* workers: how long the new master may take
+                               until its workers serve; 0: 30000 */
+    const char *user;       /* serve as this user (and its group, or
+                               `group`): dropped after the bind, in each
+                               worker or in this process */
     const char *group;
-    int refuse_root;          /* refuse to serve as root */
-    int block_on_close;       /* close waits for in-flight requests */
-    int grace_ms;             /* ...for this long, then stops them */
+    int refuse_root;    /* refuse to serve as root */
+    int block_on_close; /* close waits for in-flight requests */
+    int grace_ms;       /* ...for this long, then stops them */
 
     /* Behind a balancer (HAProxy's PROXY protocol, stream servers only):
      * each connection starts with a header naming the real client, read
@@ -319,10 +325,10 @@ typedef struct ss_config {
      * ss_proxy_peer the balancer.  A connection from a source not trusted,
      * or without a valid header in time, is closed unserved. */
     ss_proxy_id_t proxy_protocol; /* SS_PROXY_*; 0: off */
-    const char *proxy_from;  /* who may send one: addresses, CIDRs and
-                                "unix", comma-separated; NULL: loopback
-                                (127.0.0.0/8, ::1) and Unix sockets */
-    int proxy_timeout_ms;    /* the header's deadline; 0: 5000 */
+    const char *proxy_from;       /* who may send one: addresses, CIDRs and
+                                     "unix", comma-separated; NULL: loopback
+                                     (127.0.0.0/8, ::1) and Unix sockets */
+    int proxy_timeout_ms;         /* the header's deadline; 0: 5000 */
 
     /* Hooks, each optional (Python's override points). */
     int (*verify_request)(ss_server_t *srv, ss_request_t *req); /* 0 rejects */
@@ -331,18 +337,18 @@ typedef struct ss_config {
     int service_interval_ms;                   /* ...at least this often;
                                                   0: 500 */
     void (*handle_timeout)(ss_server_t *srv);  /* handle_request timed out */
-    void (*on_ready)(ss_server_t *srv); /* serving begins, once: at the
-                                 start of serve_forever, or with workers
-                                 once all of them serve (readiness for a
-                                 supervisor: systemd's READY=1) */
+    void (*on_ready)(ss_server_t *srv);        /* serving begins, once: at the
+                                        start of serve_forever, or with workers
+                                        once all of them serve (readiness for a
+                                        supervisor: systemd's READY=1) */
 } ss_config_t;
 
 /* Fill cfg with the defaults: thread mode, block_on_close on, 10 s grace,
  * everything else 0 or NULL.  Set address and handler afterwards. */
 void ss_config_init(ss_config_t *cfg);
 
-/* Create a server: bind and listen on each address.  Returns 0 and *out, or a negative
- * errno with a message naming the address and the failing call in err
+/* Create a server: bind and listen on each address.  Returns 0 and *out, or a
+ * negative errno with a message naming the address and the failing call in err
  * (may be NULL; a short buffer gets the message cut, always
  * NUL-terminated); on failure nothing is left behind (no descriptor, no
  * socket file).  Under systemd socket activation (LISTEN_PID is this

@@ -12,8 +12,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define HEARTBEAT_MS 1000  /* the loop stamps the slot at least this often */
-#define LOCK_RETRY_MS 20   /* accept "lock": how often losers try again */
+#define HEARTBEAT_MS 1000 /* the loop stamps the slot at least this often */
+#define LOCK_RETRY_MS 20  /* accept "lock": how often losers try again */
 
 typedef struct worker_state {
     ss_shared_t *shared;

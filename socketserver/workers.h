@@ -7,7 +7,9 @@
 
 #include "internal.h"
 
-#define SS_WORKER_BOOT_FAILED 3 /* a worker's exit status: it could not start */
+#define SS_WORKER_BOOT_FAILED                                                  \
+    3 /* a worker's exit status: it could not start                            \
+       */
 
 /* One per worker, in memory shared by the master and every worker: the
  * worker writes, the master reads (heartbeat, counters). */
@@ -42,8 +44,8 @@ _Noreturn void ss__worker_run(ss_server_t *srv, const ss_worker_start_t *w);
 /* ---- The master's own state (master.c, master_pass.c) ---------------- */
 
 typedef struct worker {
-    pid_t pid;         /* 0: a free entry */
-    int lifeline;      /* read end: hangup when the worker has exited */
+    pid_t pid;    /* 0: a free entry */
+    int lifeline; /* read end: hangup when the worker has exited */
     int slot;
     int sock;          /* accept "reuseport": its listener's position */
     int channel;       /* accept "pass": the master's end, or -1 */
@@ -62,7 +64,7 @@ typedef struct ss_master {
     pid_t successor;              /* an upgrade's new master, or 0 */
     int successor_r;              /* its ready pipe */
     long long successor_deadline; /* when to give up on it */
-    int ready_w; /* as a successor: the old master's pipe, or -1 */
+    int ready_w;   /* as a successor: the old master's pipe, or -1 */
     int announced; /* every worker served once: on_ready was called */
     /* accept "reuseport": a listener per position, all made and held by
      * the master (position 0 is the server's own), so that none of them

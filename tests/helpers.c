@@ -49,8 +49,8 @@ void ts_sleep_ms(int ms)
 }
 
 const char *const ts_modes[TS_NMODES] = {
-    "sync",  "fork",       "thread",      "prethread", "prethread-lock",
-    "event", "event-poll", "event-select"};
+    "sync",           "fork",  "thread",     "prethread",
+    "prethread-lock", "event", "event-poll", "event-select"};
 
 char ts_where[160];
 
@@ -448,8 +448,7 @@ static void *write_then_eof(void *arg)
     return NULL;
 }
 
-void ts_echo_check(int fd, const unsigned char *out, size_t len,
-                   int timeout_ms)
+void ts_echo_check(int fd, const unsigned char *out, size_t len, int timeout_ms)
 {
     unsigned char *in = malloc(len + 2);
     writer_t w = {fd, out, len, 0};

@@ -33,8 +33,9 @@ void ts_note(const char *fmt, ...) SS_PRINTF(1, 2);
 /* Client helpers the suites share.  ts_quiet: nothing arrives on fd
  * within TS_QUIET_MS.  ts_recv_dgram: one datagram within
  * TS_IO_TIMEOUT_MS, its length or -1.  ts_send_bytes: all of buf, looping
- * over partial sends (an empty buf is still sent: a datagram): 0 or -1.  ts_fill_pattern: bytes that show where a
- * relay dropped, duplicated or reordered some. */
+ * over partial sends (an empty buf is still sent: a datagram): 0 or -1.
+ * ts_fill_pattern: bytes that show where a relay dropped, duplicated or
+ * reordered some. */
 #define TS_QUIET_MS 150
 int ts_quiet(int fd);
 ssize_t ts_recv_dgram(int fd, void *buf, size_t cap);

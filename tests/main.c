@@ -7,29 +7,29 @@
 #include <stdlib.h>
 
 /* Each file registers its own suites. */
-#define SUITES(X)                                                             \
-    X(addr)                                                                   \
-    X(request)                                                                \
-    X(server)                                                                 \
-    X(transports)                                                             \
-    X(event)                                                                  \
-    X(workers)                                                                \
-    X(limits)                                                                 \
-    X(flood)                                                                  \
-    X(hostile)                                                                \
-    X(log)                                                                    \
-    X(handlers)                                                               \
-    X(cli)                                                                    \
-    X(poetry)                                                                 \
-    X(logger)                                                                 \
-    X(robot)                                                                  \
-    X(http)                                                                   \
-    X(forward)                                                                \
-    X(chat)                                                                   \
-    X(errors)                                                                 \
-    X(listeners)                                                              \
-    X(proxy)                                                                  \
-    X(proxied)                                                                \
+#define SUITES(X)                                                              \
+    X(addr)                                                                    \
+    X(request)                                                                 \
+    X(server)                                                                  \
+    X(transports)                                                              \
+    X(event)                                                                   \
+    X(workers)                                                                 \
+    X(limits)                                                                  \
+    X(flood)                                                                   \
+    X(hostile)                                                                 \
+    X(log)                                                                     \
+    X(handlers)                                                                \
+    X(cli)                                                                     \
+    X(poetry)                                                                  \
+    X(logger)                                                                  \
+    X(robot)                                                                   \
+    X(http)                                                                    \
+    X(forward)                                                                 \
+    X(chat)                                                                    \
+    X(errors)                                                                  \
+    X(listeners)                                                               \
+    X(proxy)                                                                   \
+    X(proxied)                                                                 \
     X(upgrade)
 
 #define DECLARE(name) void register_##name##_tests(void);
@@ -56,8 +56,8 @@ int main(void)
     } else {
         CU_basic_run_tests();
     }
-    unsigned failures = CU_get_number_of_failures() +
-                        CU_get_number_of_tests_failed();
+    unsigned failures =
+        CU_get_number_of_failures() + CU_get_number_of_tests_failed();
     unsigned run = CU_get_number_of_tests_run();
     CU_cleanup_registry();
     return failures == 0 && run > 0 ? 0 : 1;

@@ -28,8 +28,7 @@ static void test_parse_good(void)
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ss_addr_parts_t p;
         char err[256] = "";
-        CU_ASSERT_EQUAL(ss__addr_parse(cases[i].text, &p, err, sizeof(err)),
-                        0);
+        CU_ASSERT_EQUAL(ss__addr_parse(cases[i].text, &p, err, sizeof(err)), 0);
         CU_ASSERT_EQUAL(p.is_unix, cases[i].is_unix);
         CU_ASSERT_STRING_EQUAL(p.host, cases[i].host);
         CU_ASSERT_STRING_EQUAL(p.port, cases[i].port);
@@ -45,10 +44,20 @@ static void test_parse_bad(void)
     memcpy(long_path, "unix:", 5);
     long_path[sizeof(long_path) - 1] = '\0';
     const char *const cases[] = {
-        "",          "8000",           "127.0.0.1",   "127.0.0.1:",
-        "1.2.3.4:65536", "1.2.3.4:-1", "1.2.3.4:80x", "1.2.3.4:123456",
-        "::1:80",    "[::1]80",        "[::1",        "[::1]:",
-        "unix:",     long_path,
+        "",
+        "8000",
+        "127.0.0.1",
+        "127.0.0.1:",
+        "1.2.3.4:65536",
+        "1.2.3.4:-1",
+        "1.2.3.4:80x",
+        "1.2.3.4:123456",
+        "::1:80",
+        "[::1]80",
+        "[::1",
+        "[::1]:",
+        "unix:",
+        long_path,
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         ss_addr_parts_t p;

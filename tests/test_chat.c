@@ -35,9 +35,6 @@
 
 /* ---- Checks that say which case failed ----------------------------------- */
 
-
-
-
 /* ---- Clients that read line by line -------------------------------------- */
 
 typedef struct client {
@@ -103,7 +100,7 @@ static int expect(client_t *c, const char *want)
     if (n >= 0 && strcmp(line, want) == 0)
         return 1;
     ts_note("%s: expected \"%s\", got %s\"%s\"", c->name, want,
-         n < 0 ? "nothing " : "", n < 0 ? "" : line);
+            n < 0 ? "nothing " : "", n < 0 ? "" : line);
     return 0;
 }
 
@@ -240,7 +237,8 @@ static void test_chat_room(void)
 {
     static const ts_kind_t kinds[] = {TS_TCP4, TS_TCP6};
     for (size_t k = 0; k < COUNT(kinds); k++) {
-        snprintf(ts_where, sizeof(ts_where), "%s/%s", ts_kind_name(kinds[k]), room_mode);
+        snprintf(ts_where, sizeof(ts_where), "%s/%s", ts_kind_name(kinds[k]),
+                 room_mode);
         room_case(kinds[k]);
     }
 }
@@ -450,7 +448,8 @@ static void slow_case(client_t *a, client_t *b, client_t *slow)
         return;
     int notices = hear_flood(b, &f, prefix, notice);
     pthread_join(tid, NULL);
-    ts_note("%zu lines past a slow reader in %lld ms", f.lines, ts_now_ms() - t0);
+    ts_note("%zu lines past a slow reader in %lld ms", f.lines,
+            ts_now_ms() - t0);
     CHECK(f.rc == 0);
     CHECK(notices == 1);
     CHECK(expect(a, notice));
@@ -559,9 +558,9 @@ static void test_chat_refused(void)
 /* Run a room test in every mode with one shared room in one process. */
 static void in_every_room_mode(CU_TestFunc fn)
 {
-    static const char *const modes[] = {"thread",       "prethread",
+    static const char *const modes[] = {"thread",         "prethread",
                                         "prethread-lock", "event",
-                                        "event-poll",   "event-select"};
+                                        "event-poll",     "event-select"};
     for (size_t i = 0; i < COUNT(modes); i++) {
         room_mode = modes[i];
         fn();
@@ -569,7 +568,10 @@ static void in_every_room_mode(CU_TestFunc fn)
     room_mode = "thread";
 }
 
-static void test_room_every_mode(void) { in_every_room_mode(test_chat_room); }
+static void test_room_every_mode(void)
+{
+    in_every_room_mode(test_chat_room);
+}
 static void test_bad_input_every_mode(void)
 {
     in_every_room_mode(test_chat_bad_input);

@@ -55,9 +55,8 @@ static long port_of(const char *address, const char *prefix)
         return -1;
     char *end;
     long port = strtol(address + n, &end, 10);
-    return end != address + n && *end == '\0' && port > 0 && port < 65536
-               ? port
-               : -1;
+    return end != address + n && *end == '\0' && port > 0 && port < 65536 ? port
+                                                                          : -1;
 }
 
 /* Connect and read the whole greeting; the fd, or -1 (asserted). */
@@ -146,7 +145,7 @@ static void test_listen_several(void)
     snprintf(unix_addr, sizeof(unix_addr), "unix:%s",
              ts_unix_path(path, sizeof(path)));
     const char *args[] = {"--listen", "127.0.0.1:0", "--listen", unix_addr,
-                          "--listen", "127.0.0.1:0", "--mode", "event",
+                          "--listen", "127.0.0.1:0", "--mode",   "event",
                           NULL}; /* the default handler: the 10086 bot */
     cli_proc_t p;
     CU_ASSERT_FATAL(ts_cli_start(&p, args, 1) == 0);
@@ -301,8 +300,7 @@ static void test_info_flags(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(p.outtext, "--grace"));
 
     CU_ASSERT_EQUAL(run_info(&p, "--version"), 0);
-    CU_ASSERT_EQUAL(sscanf(p.outtext, "socketserver %d.%d.%d", &a, &b, &c),
-                    3);
+    CU_ASSERT_EQUAL(sscanf(p.outtext, "socketserver %d.%d.%d", &a, &b, &c), 3);
     CU_ASSERT_STRING_EQUAL(p.outtext, "socketserver " SS_VERSION "\n");
 
     CU_ASSERT_EQUAL(run_info(&p, "--list"), 0);
@@ -331,7 +329,10 @@ static void choice_names(ss_choice_t kind, const char *extra, char *buf,
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(buf);
         snprintf(buf + len, cap - len, "%s%s",
-                 i == 0 ? "" : i == n - 1 ? " or " : ", ", names[i]);
+                 i == 0       ? ""
+                 : i == n - 1 ? " or "
+                              : ", ",
+                 names[i]);
     }
 }
 
@@ -373,8 +374,8 @@ static int has_help_line(const char *help, const char *flag, size_t len)
     char word[80];
     for (size_t b = 0; body && b < 2; b++)
         for (size_t a = 0; a < 2; a++) {
-            snprintf(word, sizeof(word), "%s%.*s%s", before[b], (int)len,
-                     flag, after[a]);
+            snprintf(word, sizeof(word), "%s%.*s%s", before[b], (int)len, flag,
+                     after[a]);
             if (strstr(body, word))
                 return 1;
         }
@@ -386,16 +387,44 @@ static int has_help_line(const char *help, const char *flag, size_t len)
  * library's names. */
 static void test_help_lists_every_flag(void)
 {
-    static const char *const flags[] = {
-        "--mode", "--handler", "--listen", "--udp", "--workers", "--accept",
-        "--max-requests", "--max-requests-jitter", "--worker-timeout",
-        "--pidfile", "--user", "--group", "--refuse-root", "--max-conns",
-        "--max-children", "--max-threads", "--grace", "--timeout",
-        "--deadline", "--backlog", "--max-datagram", "--thread-stack",
-        "--threads", "--pool-accept", "--poller", "--coro-stack", "--nodelay",
-        "--reuse-port", "--no-reuse-address", "--log-level", "--log-file",
-        "--delay", "--poem", "--remote", "--root", "--list", "--help",
-        "--version"};
+    static const char *const flags[] = {"--mode",
+                                        "--handler",
+                                        "--listen",
+                                        "--udp",
+                                        "--workers",
+                                        "--accept",
+                                        "--max-requests",
+                                        "--max-requests-jitter",
+                                        "--worker-timeout",
+                                        "--pidfile",
+                                        "--user",
+                                        "--group",
+                                        "--refuse-root",
+                                        "--max-conns",
+                                        "--max-children",
+                                        "--max-threads",
+                                        "--grace",
+                                        "--timeout",
+                                        "--deadline",
+                                        "--backlog",
+                                        "--max-datagram",
+                                        "--thread-stack",
+                                        "--threads",
+                                        "--pool-accept",
+                                        "--poller",
+                                        "--coro-stack",
+                                        "--nodelay",
+                                        "--reuse-port",
+                                        "--no-reuse-address",
+                                        "--log-level",
+                                        "--log-file",
+                                        "--delay",
+                                        "--poem",
+                                        "--remote",
+                                        "--root",
+                                        "--list",
+                                        "--help",
+                                        "--version"};
     cli_proc_t p;
     CU_ASSERT_EQUAL_FATAL(run_info(&p, "--help"), 0);
     char word[256];
@@ -473,8 +502,8 @@ static char *read_man_page(const char *path)
 static int has_flag(const char *text, const char *flag, size_t len)
 {
     for (const char *at = strstr(text, flag); at; at = strstr(at + 1, flag)) {
-        int starts = at == text ||
-                     !(isalnum((unsigned char)at[-1]) || at[-1] == '-');
+        int starts =
+            at == text || !(isalnum((unsigned char)at[-1]) || at[-1] == '-');
         char next = at[len];
         if (starts && !(isalnum((unsigned char)next) || next == '-'))
             return 1;
@@ -545,8 +574,8 @@ static void test_list_choices(void)
 static void test_prefork(void)
 {
     cli_proc_t p;
-    const char *args[] = {"--mode=prefork", "--workers=2", "--handler",
-                          "thankyou", "--listen=" LOOPBACK, NULL};
+    const char *args[] = {"--mode=prefork", "--workers=2",        "--handler",
+                          "thankyou",       "--listen=" LOOPBACK, NULL};
     if (start(&p, args) < 0)
         return;
     char buf[128] = "";
@@ -566,8 +595,8 @@ static void test_modes_thankyou(void)
 {
     for (size_t m = 0; m < NMODES; m++) {
         cli_proc_t p;
-        const char *args[] = {"--mode",   modes[m], "--handler",
-                              "thankyou", "--listen", LOOPBACK, NULL};
+        const char *args[] = {"--mode",   modes[m], "--handler", "thankyou",
+                              "--listen", LOOPBACK, NULL};
         if (start(&p, args) < 0)
             continue;
         char buf[128] = "";
@@ -589,8 +618,8 @@ static void test_modes_udp_echo(void)
     static const char *const msgs[] = {"ping", "a second datagram"};
     for (size_t m = 0; m < NMODES; m++) {
         cli_proc_t p;
-        const char *args[] = {"--mode",   modes[m], "--udp", "--handler",
-                              "echo",     "--listen", LOOPBACK, NULL};
+        const char *args[] = {"--mode", modes[m],   "--udp",  "--handler",
+                              "echo",   "--listen", LOOPBACK, NULL};
         if (start(&p, args) < 0)
             continue;
         CU_ASSERT(port_of(p.address, "127.0.0.1:") > 0);
@@ -642,8 +671,8 @@ static void test_grace_expiry(void)
 {
     for (size_t m = 0; m < NMODES; m++) {
         cli_proc_t p;
-        const char *args[] = {"--mode",  modes[m], "--grace",
-                              "0.3",     "--listen", LOOPBACK, NULL};
+        const char *args[] = {"--mode",   modes[m], "--grace", "0.3",
+                              "--listen", LOOPBACK, NULL};
         if (start(&p, args) < 0)
             continue;
         int fd = connect_greeted(p.address);
@@ -670,8 +699,8 @@ static void test_idle_timeout(void)
 {
     for (size_t m = 0; m < NMODES; m++) {
         cli_proc_t p;
-        const char *args[] = {"--mode",  modes[m], "--timeout",
-                              "0.2",     "--listen", LOOPBACK, NULL};
+        const char *args[] = {"--mode",   modes[m], "--timeout", "0.2",
+                              "--listen", LOOPBACK, NULL};
         if (start(&p, args) < 0)
             continue;
         int fd = connect_greeted(p.address);
@@ -742,7 +771,8 @@ void register_cli_tests(void)
                 test_listen_tcp6);
     CU_add_test(s, "listen unix: greets and removes the socket file",
                 test_listen_unix);
-    CU_add_test(s, "--listen again: each listens, in order", test_listen_several);
+    CU_add_test(s, "--listen again: each listens, in order",
+                test_listen_several);
     CU_add_test(s, "SIGTERM and SIGINT stop an idle server with 0",
                 test_stop_signals);
     CU_add_test(s, "address in use exits 1 naming bind", test_address_in_use);
@@ -761,8 +791,7 @@ void register_cli_tests(void)
     CU_add_test(s, "SIGTERM lets a call in flight finish",
                 test_sigterm_in_flight);
     CU_add_test(s, "--grace expiry closes an idle call", test_grace_expiry);
-    CU_add_test(s, "--timeout hangs up on a silent client",
-                test_idle_timeout);
+    CU_add_test(s, "--timeout hangs up on a silent client", test_idle_timeout);
     CU_add_test(s, "--poller: epoll, poll and select serve the bot",
                 test_event_pollers);
     CU_add_test(s, "examples/custom_handler serves its own handler",

@@ -50,8 +50,9 @@ static void test_200_paced_clients(void)
             fd[i] = ts_connect(ts.address, 0);
         for (int i = 0; i < CLIENTS; i++) {
             char buf[128];
-            if (fd[i] >= 0 && ts_read_all(fd[i], buf, sizeof(buf), 3000) ==
-                                  28 && strstr(buf, "line 3\n"))
+            if (fd[i] >= 0 &&
+                ts_read_all(fd[i], buf, sizeof(buf), 3000) == 28 &&
+                strstr(buf, "line 3\n"))
                 done++;
             if (fd[i] >= 0)
                 close(fd[i]);
@@ -156,7 +157,8 @@ static void test_flooding_client_does_not_starve(void)
         long long t0 = ts_now_ms();
         int fd = ts_connect(ts.address, 0);
         ts_send_str(fd, "ping\n");
-        shutdown(fd, SHUT_WR); /* the sink answers our end of file with its own */
+        shutdown(fd,
+                 SHUT_WR); /* the sink answers our end of file with its own */
         answered += ts_expect_eof(fd, 2000);
         int took = (int)(ts_now_ms() - t0);
         worst = took > worst ? took : worst;
@@ -285,8 +287,8 @@ static void test_holds_many_idle_connections(void)
         fd[i] = ts_connect(ts.address, 0);
     for (int i = 0; i < CONNS; i++) {
         char buf[8];
-        greeted += fd[i] >= 0 && ts_read_until(fd[i], buf, sizeof(buf), "?\n",
-                                               3000) == 2;
+        greeted += fd[i] >= 0 &&
+                   ts_read_until(fd[i], buf, sizeof(buf), "?\n", 3000) == 2;
     }
     CU_ASSERT_EQUAL(greeted, CONNS);
     int answered = 0;

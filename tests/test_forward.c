@@ -23,11 +23,7 @@
 #define HALF_CLOSE_MS 3000 /* all echoed, then EOF, within this */
 #define THANKS "Thank you for connecting\n"
 
-
 /* ---- Checks that say which case failed ----------------------------------- */
-
-
-
 
 /* ---- Servers: a remote, and a forwarder in front of it ------------------- */
 
@@ -73,7 +69,6 @@ static void stop_relay(relay_setup_t *r)
 
 /* ---- Client side --------------------------------------------------------- */
 
-
 /* Read exactly want (len bytes) within T. */
 static int read_is(int fd, const char *want, size_t len)
 {
@@ -84,7 +79,7 @@ static int read_is(int fd, const char *want, size_t len)
     if (n == (ssize_t)len && memcmp(buf, want, len) == 0)
         return 1;
     ts_note("expected \"%.*s\", got %zd bytes \"%.*s\"", (int)len, want, n,
-         n > 0 ? (int)n : 0, buf);
+            n > 0 ? (int)n : 0, buf);
     return 0;
 }
 
@@ -109,7 +104,7 @@ static int create_fails(const char *remote, int datagram, const char *want)
     if (rc == -EINVAL && strstr(err, want))
         return 1;
     ts_note("remote %s: rc %d, err \"%s\", wanted \"%s\"",
-         remote ? remote : "(none)", rc, err, want);
+            remote ? remote : "(none)", rc, err, want);
     return 0;
 }
 
@@ -171,7 +166,8 @@ static const struct {
 static void half_close_case(int fd)
 {
     static const char hello[] = "hello\n";
-    if (!CHECK(ts_send_bytes(fd, hello, 6) == 0) || !CHECK(read_is(fd, hello, 6)))
+    if (!CHECK(ts_send_bytes(fd, hello, 6) == 0) ||
+        !CHECK(read_is(fd, hello, 6)))
         return;
     size_t len = 100000;
     unsigned char *out = malloc(len), *in = malloc(len + 2);
@@ -182,7 +178,7 @@ static void half_close_case(int fd)
         ssize_t n = ts_read_all(fd, (char *)in, len + 2, HALF_CLOSE_MS);
         if (!CHECK(n == (ssize_t)len && memcmp(in, out, len) == 0))
             ts_note("got %zd of %zu bytes, then %s", n, len,
-                 n < 0 ? "no EOF" : "EOF");
+                    n < 0 ? "no EOF" : "EOF");
     }
     free(out);
     free(in);
@@ -213,9 +209,11 @@ static void test_forward_half_close(void)
 static void test_forward_remote_eof(void)
 {
     for (size_t m = 0; m < TS_NMODES; m++) {
-        snprintf(ts_where, sizeof(ts_where), "%s, thankyou remote", ts_modes[m]);
+        snprintf(ts_where, sizeof(ts_where), "%s, thankyou remote",
+                 ts_modes[m]);
         relay_setup_t r;
-        if (!start_relay(&r, &ss_handler_thankyou, TS_TCP4, TS_TCP4, ts_modes[m]))
+        if (!start_relay(&r, &ss_handler_thankyou, TS_TCP4, TS_TCP4,
+                         ts_modes[m]))
             continue;
         for (int i = 0; i < 2; i++) {
             int fd = ts_connect(r.forward.address, 0);

@@ -19,9 +19,9 @@
 
 #define T TS_IO_TIMEOUT_MS
 
-#define BIG (1024 * 1024)     /* the binary echo payload */
-#define BIG_TIMEOUT_MS 15000  /* ...all of it back within this */
-#define MAX_DGRAM 8192        /* the server's default max_datagram */
+#define BIG (1024 * 1024)    /* the binary echo payload */
+#define BIG_TIMEOUT_MS 15000 /* ...all of it back within this */
+#define MAX_DGRAM 8192       /* the server's default max_datagram */
 
 static const ts_kind_t streams[] = {TS_TCP4, TS_TCP6, TS_UNIX};
 static const ts_kind_t tcp4[] = {TS_TCP4};
@@ -29,11 +29,7 @@ static const ts_kind_t dgrams[] = {TS_UDP4, TS_UNIX_DGRAM};
 
 /* ---- Checks that say which case failed --------------------------------- */
 
-
-
-
 /* ---- Client side -------------------------------------------------------- */
-
 
 /* Read exactly len bytes within T and compare them with want. */
 static int read_is(int fd, const void *want, size_t len)
@@ -47,7 +43,7 @@ static int read_is(int fd, const void *want, size_t len)
     if (n == (ssize_t)len && memcmp(buf, want, len) == 0)
         return 1;
     ts_note("expected %zu bytes \"%.*s\", got %zd \"%.*s\"", len, (int)len,
-         (const char *)want, n, n > 0 ? (int)n : 0, buf);
+            (const char *)want, n, n > 0 ? (int)n : 0, buf);
     return 0;
 }
 
@@ -59,7 +55,7 @@ static int read_all_is(int fd, const char *want)
     if (n == (ssize_t)strlen(want) && memcmp(buf, want, (size_t)n) == 0)
         return 1;
     ts_note("expected \"%s\" then EOF, got %zd bytes \"%.*s\"", want, n,
-         n > 0 ? (int)n : 0, buf);
+            n > 0 ? (int)n : 0, buf);
     return 0;
 }
 
@@ -120,7 +116,7 @@ static void menu_script_case(ts_kind_t kind, const char *mode,
 }
 
 static const step_t dialogue[] = {
-    {"0\n", OPERATOR},  {"1234\n", RETRY},  {"1\n", RETRY},
+    {"0\n", OPERATOR},   {"1234\n", RETRY},        {"1\n", RETRY},
     {"0\r\n", OPERATOR}, {"hello 10086\n", RETRY}, {"exit\n", HANGUP},
     {NULL, NULL}};
 
@@ -132,11 +128,10 @@ static void test_menu_dialogue(void)
 static void test_menu_whitespace(void)
 {
     static const step_t script[] = {
-        {"  0 \r\n", OPERATOR}, {"\t0\t\n", OPERATOR}, {"\n", RETRY},
-        {"\r\n", RETRY},        {" \t \r\n", RETRY},   {"00\n", RETRY},
+        {"  0 \r\n", OPERATOR}, {"\t0\t\n", OPERATOR},     {"\n", RETRY},
+        {"\r\n", RETRY},        {" \t \r\n", RETRY},       {"00\n", RETRY},
         {"exitx\n", RETRY},     {"exit   \t\r\n", HANGUP}, {NULL, NULL}};
-    static const step_t exit_spaces[] = {{"exit   \n", HANGUP},
-                                         {NULL, NULL}};
+    static const step_t exit_spaces[] = {{"exit   \n", HANGUP}, {NULL, NULL}};
     ts_each_case(tcp4, 1, menu_script_case, script);
     ts_each_case(tcp4, 1, menu_script_case, exit_spaces);
 }
@@ -155,9 +150,9 @@ static void test_menu_pipelined(void)
 static void test_menu_split_lines(void)
 {
     static const step_t script[] = {
-        {"0", ""},    {"\n", OPERATOR}, {" ", ""}, {" 0", ""},
-        {" \r", ""},  {"\n", OPERATOR}, {"12", ""}, {"34\r\n", RETRY},
-        {"ex", ""},   {"it \r", ""},    {"\n", HANGUP}, {NULL, NULL}};
+        {"0", ""},   {"\n", OPERATOR}, {" ", ""},      {" 0", ""},
+        {" \r", ""}, {"\n", OPERATOR}, {"12", ""},     {"34\r\n", RETRY},
+        {"ex", ""},  {"it \r", ""},    {"\n", HANGUP}, {NULL, NULL}};
     ts_each_case(tcp4, 1, menu_script_case, script);
 }
 
@@ -207,14 +202,10 @@ static void menu_line_case(ts_kind_t kind, const char *mode, const void *arg)
 static void test_menu_line_limit(void)
 {
     static const line_case_t cases[] = {
-        {1024, 'a', "", "\n", RETRY},
-        {1024, 'a', "", "\r\n", RETRY},
-        {1024, ' ', "0", "\n", OPERATOR},
-        {1024, ' ', "0", "\r\n", OPERATOR},
-        {1025, 'a', "", "\n", TOO_LONG},
-        {1025, 'a', "", "\r\n", TOO_LONG},
-        {1025, ' ', "0", "\n", TOO_LONG},
-        {0, 0, NULL, NULL, NULL}};
+        {1024, 'a', "", "\n", RETRY},     {1024, 'a', "", "\r\n", RETRY},
+        {1024, ' ', "0", "\n", OPERATOR}, {1024, ' ', "0", "\r\n", OPERATOR},
+        {1025, 'a', "", "\n", TOO_LONG},  {1025, 'a', "", "\r\n", TOO_LONG},
+        {1025, ' ', "0", "\n", TOO_LONG}, {0, 0, NULL, NULL, NULL}};
     ts_each_case(tcp4, 1, menu_line_case, cases);
 }
 
@@ -227,8 +218,7 @@ static void test_menu_huge_line(void)
 
 /* Callers that go away mid-line must not keep the server from the next
  * caller -- in sync mode there is only the one server loop. */
-static void menu_hangup_case(ts_kind_t kind, const char *mode,
-                             const void *arg)
+static void menu_hangup_case(ts_kind_t kind, const char *mode, const void *arg)
 {
     (void)arg;
     test_server_t ts;
@@ -248,7 +238,7 @@ static void menu_hangup_case(ts_kind_t kind, const char *mode,
         ts_hang_up(fd);
     }
     if ((fd = dial(&ts)) >= 0) { /* half-closed mid-line: the call ends, */
-        char buf[4096];         /* the unended "0" answered once or not */
+        char buf[4096];          /* the unended "0" answered once or not */
         CHECK(ts_send_str(fd, "0") == 0);
         CHECK(shutdown(fd, SHUT_WR) == 0);
         ssize_t n = ts_read_all(fd, buf, sizeof(buf), T);
@@ -323,8 +313,7 @@ static void test_thankyou_dgram(void)
 
 /* ---- echo --------------------------------------------------------------- */
 
-static void echo_stream_case(ts_kind_t kind, const char *mode,
-                             const void *arg)
+static void echo_stream_case(ts_kind_t kind, const char *mode, const void *arg)
 {
     const unsigned char *out = arg;
     test_server_t ts;
@@ -333,8 +322,7 @@ static void echo_stream_case(ts_kind_t kind, const char *mode,
     int fd = ts_connect(ts.address, 0);
     if (CHECK(fd >= 0)) {
         static const step_t small[] = {
-            {"hello\r\n", "hello\r\n"}, {"a", "a"}, {"\n", "\n"},
-            {NULL, NULL}};
+            {"hello\r\n", "hello\r\n"}, {"a", "a"}, {"\n", "\n"}, {NULL, NULL}};
         converse(fd, small);
         ts_echo_check(fd, out, BIG, BIG_TIMEOUT_MS);
         ts_hang_up(fd);
@@ -373,7 +361,7 @@ static void echo_dgram_case(ts_kind_t kind, const char *mode, const void *arg)
             if (!CHECK(n == (ssize_t)sizes[s] &&
                        memcmp(in, out[c], sizes[s]) == 0))
                 ts_note("client %d sent %zu bytes, got %zd back", c, sizes[s],
-                     n);
+                        n);
         }
     }
     for (int c = 0; c < 2; c++)

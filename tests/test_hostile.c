@@ -160,8 +160,8 @@ static int converse_step(int fd, const char *data, size_t len, size_t *sent,
     if (poll(&pfd, 1, timeout_ms) <= 0)
         return 0;
     if (pfd.revents & POLLOUT) {
-        ssize_t n = send(fd, data + *sent, len - *sent,
-                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n =
+            send(fd, data + *sent, len - *sent, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n > 0 && (*sent += (size_t)n) == len)
             shutdown(fd, SHUT_WR);
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
@@ -215,10 +215,18 @@ static const handler_case_t handler_cases[] = {
     {"echo", {NULL}, 0, "a good line\n", "a good line\n", NULL},
     {"poetry", {"--delay", "0", NULL}, 0, "", "床前明月光", NULL},
     {"logger", {NULL}, 0, "a good line\n", NULL, ": a good line"},
-    {"forward", {"--remote", "REMOTE", NULL}, 0, "a good line\n",
-     "a good line\n", NULL},
-    {"http", {"--root", "ROOT", NULL}, 0, "GET /good.txt HTTP/1.0\r\n\r\n",
-     "a good file\n", NULL},
+    {"forward",
+     {"--remote", "REMOTE", NULL},
+     0,
+     "a good line\n",
+     "a good line\n",
+     NULL},
+    {"http",
+     {"--root", "ROOT", NULL},
+     0,
+     "GET /good.txt HTTP/1.0\r\n\r\n",
+     "a good file\n",
+     NULL},
     {"chat", {NULL}, 1, "/quit\n", "* bye\n", NULL},
 };
 
@@ -239,8 +247,8 @@ static int fixtures_make(fixtures_t *f)
     int made = file && fputs("a good file\n", file) >= 0;
     if (file)
         made &= fclose(file) == 0;
-    const char *args[] = {"--handler", "echo", "--mode", "event",
-                          "--listen", "127.0.0.1:0", NULL};
+    const char *args[] = {"--handler", "echo",        "--mode", "event",
+                          "--listen",  "127.0.0.1:0", NULL};
     if (made && watched_start(&f->remote, args, NULL) == 0)
         return 0;
     unlink(path);
@@ -264,9 +272,9 @@ static void handler_args(const char **argv, const handler_case_t *h,
                          const char *mode, const fixtures_t *f, int datagram)
 {
     int n = 0;
-    const char *fixed[] = {"--handler", h->name, "--mode", mode, "--listen",
-                           "127.0.0.1:0", "--timeout", "3", "--log-level",
-                           "warn"};
+    const char *fixed[] = {"--handler",   h->name,       "--mode",    mode,
+                           "--listen",    "127.0.0.1:0", "--timeout", "3",
+                           "--log-level", "warn"};
     for (size_t i = 0; i < COUNT(fixed); i++)
         argv[n++] = fixed[i];
     for (int i = 0; h->options[i]; i++)
@@ -320,7 +328,10 @@ static void fill_random(char *buf, size_t len)
     }
 }
 
-static void fill_long_line(char *buf, size_t len) { memset(buf, 'x', len); }
+static void fill_long_line(char *buf, size_t len)
+{
+    memset(buf, 'x', len);
+}
 
 static void fill_control(char *buf, size_t len)
 {
@@ -346,7 +357,8 @@ static void send_hostile(const char *address, const hostile_t *in, char *buf)
     reply_t r;
     converse(fd, buf, in->len, &r);
     close(fd);
-    int ok = r.ending == ENDED_EOF || (in->may_reset && r.ending != ENDED_TIMEOUT);
+    int ok =
+        r.ending == ENDED_EOF || (in->may_reset && r.ending != ENDED_TIMEOUT);
     if (!CHECK(ok))
         ts_note("%s: ended %s after %zu bytes back", in->what,
                 r.ending == ENDED_TIMEOUT ? "not at all" : "with a reset",
@@ -421,8 +433,9 @@ static void check_answered(watched_t *w, const handler_case_t *h,
             answered = n > 0 && strstr(buf, h->answer) != NULL;
             continue;
         }
-        for (int i = 0; i < QUESTION_WAIT_MS / 10 &&
-                        atomic_load(&w->needle_seen) == seen; i++)
+        for (int i = 0;
+             i < QUESTION_WAIT_MS / 10 && atomic_load(&w->needle_seen) == seen;
+             i++)
             ts_sleep_ms(10);
         answered = atomic_load(&w->needle_seen) > seen;
     }
@@ -596,8 +609,7 @@ static void sigterm_case(const char *const *args, const char *name)
 #define POEM_LAST_LINE "低头思故乡。\n"
 #define REFUSED_WITHIN_MS 1000
 
-static void refused_during_grace_case(const char *const *args,
-                                      const char *name)
+static void refused_during_grace_case(const char *const *args, const char *name)
 {
     snprintf(ts_where, sizeof(ts_where), "%s", name);
     watched_t w;
@@ -625,35 +637,36 @@ static void refused_during_grace_case(const char *const *args,
 
 static void test_refused_during_grace(void)
 {
-#define POEM_ARGS "--handler", "poetry", "--delay", "700", "--listen", \
-                  "127.0.0.1:0", "--log-level", "warn"
+#define POEM_ARGS                                                              \
+    "--handler", "poetry", "--delay", "700", "--listen", "127.0.0.1:0",        \
+        "--log-level", "warn"
     const char *single[] = {POEM_ARGS, "--mode", "thread", NULL};
     refused_during_grace_case(single, "thread");
-    const char *shared[] = {POEM_ARGS, "--workers", "2", "--mode", "thread",
-                            NULL};
+    const char *shared[] = {POEM_ARGS, "--workers", "2",
+                            "--mode",  "thread",    NULL};
     refused_during_grace_case(shared, "2 thread workers, shared listener");
-    const char *reuseport[] = {POEM_ARGS, "--workers", "2", "--accept",
-                               "reuseport", "--mode", "event", NULL};
+    const char *reuseport[] = {POEM_ARGS,   "--workers", "2",     "--accept",
+                               "reuseport", "--mode",    "event", NULL};
     refused_during_grace_case(reuseport, "2 event workers, reuseport");
-    const char *pass[] = {POEM_ARGS, "--workers", "2", "--accept", "pass",
-                          "--mode", "thread", NULL};
+    const char *pass[] = {POEM_ARGS, "--workers", "2",      "--accept",
+                          "pass",    "--mode",    "thread", NULL};
     refused_during_grace_case(pass, "2 thread workers, the master passing");
 #undef POEM_ARGS
 }
 
 static void test_sigterm_under_load(void)
 {
-#define LOAD_ARGS "--handler", "menu10086", "--listen", "127.0.0.1:0", \
-                  "--log-level", "warn"
+#define LOAD_ARGS                                                              \
+    "--handler", "menu10086", "--listen", "127.0.0.1:0", "--log-level", "warn"
     for (size_t m = 0; m < COUNT(modes); m++) {
         const char *args[] = {LOAD_ARGS, "--mode", modes[m], NULL};
         sigterm_case(args, modes[m]);
     }
-    const char *shared[] = {LOAD_ARGS, "--workers", "2", "--mode", "event",
-                            NULL};
+    const char *shared[] = {LOAD_ARGS, "--workers", "2",
+                            "--mode",  "event",     NULL};
     sigterm_case(shared, "2 event workers");
-    const char *pass[] = {LOAD_ARGS, "--workers", "2", "--accept", "pass",
-                          "--mode", "thread", NULL};
+    const char *pass[] = {LOAD_ARGS, "--workers", "2",      "--accept",
+                          "pass",    "--mode",    "thread", NULL};
     sigterm_case(pass, "2 thread workers, the master passing connections");
 #undef LOAD_ARGS
 }
@@ -685,8 +698,7 @@ static int set_process_limit(pid_t pid, rlim_t soft)
         return -1;
     pid_t helper = fork();
     if (helper == 0) {
-        int ok = setgid(nobody->pw_gid) == 0 &&
-                 setuid(nobody->pw_uid) == 0 &&
+        int ok = setgid(nobody->pw_gid) == 0 && setuid(nobody->pw_uid) == 0 &&
                  set_process_limit_now(pid, soft) == 0;
         _exit(ok ? 0 : 1);
     }
@@ -712,9 +724,11 @@ static int thanked(const char *address)
 static void creation_failure_case(const char *mode, const char *logged)
 {
     snprintf(ts_where, sizeof(ts_where), "%s", mode);
-    const char *args[] = {"--handler", "thankyou", "--mode", mode,
-                          "--listen", "127.0.0.1:0", "--log-level", "warn",
-                          geteuid() == 0 ? "--user" : NULL, "nobody", NULL};
+    const char *args[] = {
+        "--handler",   "thankyou", "--mode",
+        mode,          "--listen", "127.0.0.1:0",
+        "--log-level", "warn",     geteuid() == 0 ? "--user" : NULL,
+        "nobody",      NULL};
     watched_t w;
     if (!CHECK(watched_start(&w, args, NULL) == 0))
         return;
@@ -743,19 +757,24 @@ static void test_creation_failures(void)
 void register_hostile_tests(void)
 {
     CU_pSuite s = ts_suite("hostile");
-    CU_add_test(s, "garbage, long lines, resets; half-closed clients served "
-                   "before and after: every handler, every mode",
+    CU_add_test(s,
+                "garbage, long lines, resets; half-closed clients served "
+                "before and after: every handler, every mode",
                 test_hostile_streams);
-    CU_add_test(s, "garbage datagrams, empty to oversized: every datagram "
-                   "handler, every mode",
+    CU_add_test(s,
+                "garbage datagrams, empty to oversized: every datagram "
+                "handler, every mode",
                 test_hostile_datagrams);
-    CU_add_test(s, "SIGTERM under steady load: no accepted client loses its "
-                   "reply, every mode and with workers",
+    CU_add_test(s,
+                "SIGTERM under steady load: no accepted client loses its "
+                "reply, every mode and with workers",
                 test_sigterm_under_load);
-    CU_add_test(s, "during the grace period new clients are refused at once, "
-                   "the work in flight finishes (one process, workers)",
+    CU_add_test(s,
+                "during the grace period new clients are refused at once, "
+                "the work in flight finishes (one process, workers)",
                 test_refused_during_grace);
-    CU_add_test(s, "fork and thread creation failing: that client is shed, "
-                   "the server lives and serves again",
+    CU_add_test(s,
+                "fork and thread creation failing: that client is shed, "
+                "the server lives and serves again",
                 test_creation_failures);
 }

@@ -31,11 +31,7 @@
 #define PASSWD "root:x:0:0"         /* /etc/passwd's first line */
 #define CORPUS_DIR "tests/http_corpus"
 
-
 /* ---- Checks that say which case failed --------------------------------- */
-
-
-
 
 /* xorshift32: the same "random" bytes on every run. */
 static uint32_t next_random(uint32_t *state)
@@ -478,7 +474,8 @@ static void test_parser_corpus(void)
     snprintf(ts_where, sizeof(ts_where), "parser, corpus");
     CHECK(n >= 30);
     for (size_t i = 0; i < n; i++) {
-        snprintf(ts_where, sizeof(ts_where), "parser, corpus %.100s", files[i].name);
+        snprintf(ts_where, sizeof(ts_where), "parser, corpus %.100s",
+                 files[i].name);
         for (size_t len = 0; len <= files[i].len; len++)
             if (!CHECK(fuzz_one(files[i].data, len)))
                 break;
@@ -793,7 +790,7 @@ static int body_is(const response_t *r, const char *want)
     if (r->body_len == strlen(want) && memcmp(r->body, want, r->body_len) == 0)
         return 1;
     ts_note("expected body \"%s\", got %zu bytes \"%.*s\"", want, r->body_len,
-         (int)(r->body_len < 400 ? r->body_len : 400), r->body);
+            (int)(r->body_len < 400 ? r->body_len : 400), r->body);
     return 0;
 }
 

@@ -51,9 +51,9 @@ static int echoes(const char *address, int datagram, const char *what)
     char buf[64];
     ssize_t n = -1;
     if (ts_send_str(fd, what) == 0)
-        n = datagram ? ts_recv_dgram(fd, buf, sizeof(buf) - 1)
-                     : ts_read_until(fd, buf, sizeof(buf), what,
-                                     TS_IO_TIMEOUT_MS);
+        n = datagram
+                ? ts_recv_dgram(fd, buf, sizeof(buf) - 1)
+                : ts_read_until(fd, buf, sizeof(buf), what, TS_IO_TIMEOUT_MS);
     if (n >= 0)
         buf[n] = '\0';
     if (datagram)
@@ -69,8 +69,8 @@ static void check_each_listener(ss_server_t *srv, int count, int datagram)
     CHECK(ss_server_listener_count(srv) == count);
     CHECK(ss_server_listener_address(srv, count) == NULL);
     CHECK(ss_server_listener_fd(srv, -1) == -1);
-    CHECK(strcmp(ss_server_listener_address(srv, 0),
-                 ss_server_address(srv)) == 0);
+    CHECK(strcmp(ss_server_listener_address(srv, 0), ss_server_address(srv)) ==
+          0);
     for (int round = 0; round < 2; round++)
         for (int i = 0; i < count; i++) {
             const char *address = ss_server_listener_address(srv, i);
@@ -126,8 +126,7 @@ static void test_bad_extra_address_leaves_nothing(void)
     three_t t;
     three_config(&t, "sync", 0, 0);
     char first[128], path[100];
-    snprintf(first, sizeof(first), "unix:%s",
-             ts_unix_path(path, sizeof(path)));
+    snprintf(first, sizeof(first), "unix:%s", ts_unix_path(path, sizeof(path)));
     t.cfg.address = first;
     const char *extra[] = {"127.0.0.1:0", "unix:/no/such/dir/s.sock", NULL};
     t.cfg.extra_addresses = extra;
@@ -239,8 +238,7 @@ static int listen_at(int at, char *address, size_t cap, int reuse_port)
     if (fd < 0 ||
         (reuse_port &&
          setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) < 0) ||
-        bind(fd, (struct sockaddr *)&sin, len) < 0 ||
-        listen(fd, 16) < 0 ||
+        bind(fd, (struct sockaddr *)&sin, len) < 0 || listen(fd, 16) < 0 ||
         getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
         return -1;
     if (fd != at) { /* socket() may have given `at` itself */
@@ -350,7 +348,8 @@ void register_listeners_tests(void)
                 test_workers_serve_every_listener);
     CU_add_test(s, "socket activation hands over every socket",
                 test_socket_activation_hands_over_every_socket);
-    CU_add_test(s, "accept reuseport: an inherited socket without it is "
-                   "refused at start",
+    CU_add_test(s,
+                "accept reuseport: an inherited socket without it is "
+                "refused at start",
                 test_inherited_socket_without_reuseport);
 }

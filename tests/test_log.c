@@ -40,10 +40,10 @@ static const ss_handler_t waitline = {.name = "waitline",
 /* The file is removed only by capture_stop: should a sanitizer report
  * (written to descriptor 2) end the run mid-capture, it is still there. */
 typedef struct capture {
-    int saved;      /* the real standard error */
-    int file;       /* a temporary file in its place */
-    char path[32];  /* its name */
-    int level;      /* the log level to restore */
+    int saved;     /* the real standard error */
+    int file;      /* a temporary file in its place */
+    char path[32]; /* its name */
+    int level;     /* the log level to restore */
 } capture_t;
 
 /* Point descriptor 2 at a temporary file and log at level: 0 or -1. */
@@ -289,7 +289,8 @@ static void test_count_told_without_a_later_line(void)
     CHECK(told);
     CHECK(t.lines >= 1 && t.lines + t.suppressed == FLOOD);
     ts_note("%d lines: %d written, %ld told as suppressed with no later "
-            "line", FLOOD, t.lines, t.suppressed);
+            "line",
+            FLOOD, t.lines, t.suppressed);
 }
 
 /* With the bucket full, twice the burst of warnings below the level

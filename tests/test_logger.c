@@ -27,9 +27,6 @@ static const char *const modes[] = {"sync", "fork", "thread", "prethread",
 
 /* ---- Checks that say which case failed --------------------------------- */
 
-
-
-
 /* ---- The logger as a process, its output read as it comes --------------- *
  * A reader thread drains its standard output all along: a full pipe would
  * block the server's writes, and with them its clients. */
@@ -118,7 +115,6 @@ static void logger_end(logger_run_t *run)
 
 /* ---- Clients ------------------------------------------------------------ */
 
-
 /* Send, half-close, and wait for the server to close: it sends nothing,
  * and by then it has logged the disconnection. */
 static void talk_and_leave(int fd, const char *text, size_t len)
@@ -174,8 +170,8 @@ static void output_is(const char *got, size_t len, const char *want)
         i++;
     if (!CHECK(len == wlen && i == wlen))
         ts_note("output differs at byte %zu of %zu (wanted %zu):\n got: %.80s\n"
-             "want: %.80s",
-             i, len, wlen, got + i, want + i);
+                "want: %.80s",
+                i, len, wlen, got + i, want + i);
 }
 
 /* ---- One client, every stream transport --------------------------------- */
@@ -241,7 +237,8 @@ static void test_dialogue(void)
                          ts_unix_path(path, sizeof(path)));
                 address = unix_address;
             }
-            snprintf(ts_where, sizeof(ts_where), "%s/%s", listens[k].kind, modes[m]);
+            snprintf(ts_where, sizeof(ts_where), "%s/%s", listens[k].kind,
+                     modes[m]);
             dialogue_case(modes[m], address, &basic);
         }
 }
@@ -381,14 +378,15 @@ static void lines_in_order(char *out, const sender_t *s, const text_t *want)
         if (!CHECK(c >= 0 && strncmp(pos[c], line, len) == 0 &&
                    pos[c][len] == '\n')) {
             ts_note("log line %zu not the next of any client: %.100s", count,
-                 line);
+                    line);
             return;
         }
         pos[c] += len + 1;
     }
     for (int c = 0; c < CLIENTS; c++)
         if (!CHECK(*pos[c] == '\0'))
-            ts_note("client %d: %zu bytes of its log missing", c, strlen(pos[c]));
+            ts_note("client %d: %zu bytes of its log missing", c,
+                    strlen(pos[c]));
 }
 
 static void many_case(const char *mode)

@@ -30,9 +30,6 @@ static const ts_kind_t dgrams[] = {TS_UDP4, TS_UNIX_DGRAM};
 
 /* ---- Checks that say which case failed --------------------------------- */
 
-
-
-
 /* The options and mode of one case. */
 typedef struct poetry_case {
     handler_options_t opts;
@@ -54,8 +51,8 @@ static void each_case(const ts_kind_t *kinds, size_t nkinds, int delay_ms,
             handler_options_init(&c.opts);
             c.opts.delay_ms = delay_ms;
             c.opts.poem = poem;
-            snprintf(ts_where, sizeof(ts_where), "%s/%s", ts_kind_name(kinds[k]),
-                     ts_modes[m]);
+            snprintf(ts_where, sizeof(ts_where), "%s/%s",
+                     ts_kind_name(kinds[k]), ts_modes[m]);
             fn(&c, arg);
         }
 }
@@ -72,7 +69,6 @@ static int start(test_server_t *ts, poetry_case_t *c)
 }
 
 /* ---- Client side -------------------------------------------------------- */
-
 
 static int read_all_is(int fd, const char *want, size_t len)
 {
@@ -147,7 +143,8 @@ static void paced_case(poetry_case_t *c, const void *arg)
               strcmp(buf, &rest[strlen(LINE1)]) == 0);
         if (!CHECK(total >= (POEM_LINES - 1) * c->opts.delay_ms * 9 / 10 &&
                    total < (POEM_LINES - 1) * c->opts.delay_ms * 3))
-            ts_note("first line after %lld ms, poem after %lld ms", first, total);
+            ts_note("first line after %lld ms, poem after %lld ms", first,
+                    total);
         ts_hang_up(fd);
     }
     ts_stop(&ts);
@@ -462,7 +459,7 @@ static void modes_case(poetry_case_t *c, const void *arg)
     if (took >= 0 &&
         !CHECK(sync ? took >= CLIENTS * poem_ms * 9 / 10 : took < 2 * poem_ms))
         ts_note("%d clients took %lld ms; one poem is %lld ms", CLIENTS, took,
-             poem_ms);
+                poem_ms);
 }
 
 static void test_modes(void)
@@ -499,7 +496,8 @@ static long long run_client(const char *name, cli_proc_t *servers)
         snprintf(line, sizeof(line), "task %d: %zu bytes from %s\n", i + 1,
                  strlen(POEM), servers[i].address);
         if (!CHECK(strstr(p.outtext, line)))
-            ts_note("no \"%.*s\" in:\n%s", (int)strlen(line) - 1, line, p.outtext);
+            ts_note("no \"%.*s\" in:\n%s", (int)strlen(line) - 1, line,
+                    p.outtext);
     }
     char want[64];
     double seconds = -1;
@@ -529,7 +527,7 @@ static void test_examples(void)
         if (!CHECK(sync_ms >= SERVERS * EXAMPLE_POEM_MS * 9 / 10 &&
                    async_ms >= 0 && async_ms < 2 * EXAMPLE_POEM_MS))
             ts_note("sync client %lld ms, async %lld ms; one poem is %d ms",
-                 sync_ms, async_ms, EXAMPLE_POEM_MS);
+                    sync_ms, async_ms, EXAMPLE_POEM_MS);
     }
     for (int i = 0; i < started; i++) {
         kill(servers[i].pid, SIGTERM);

@@ -62,8 +62,8 @@ static size_t v2_header(unsigned char *buf, const char *src, int sport,
 
 /* Send the header and a line in one write; the reply, or "" when the
  * connection ended without one. */
-static void ask(const char *address, const void *head, size_t len,
-                char *reply, size_t cap)
+static void ask(const char *address, const void *head, size_t len, char *reply,
+                size_t cap)
 {
     reply[0] = '\0';
     int fd = ts_connect(address, 0);
@@ -200,11 +200,21 @@ static void cli_case(const char *handler, const char *accept,
                      const char *request, const char *expect_out,
                      const char *expect_err)
 {
-    const char *args[] = {"--listen",         "127.0.0.1:0", "--handler",
-                          handler,            "--workers",   "2",
-                          "--accept",         accept,        "--mode",
-                          "event",            "--proxy-protocol", "v1",
-                          "--root",           ".",           NULL};
+    const char *args[] = {"--listen",
+                          "127.0.0.1:0",
+                          "--handler",
+                          handler,
+                          "--workers",
+                          "2",
+                          "--accept",
+                          accept,
+                          "--mode",
+                          "event",
+                          "--proxy-protocol",
+                          "v1",
+                          "--root",
+                          ".",
+                          NULL};
     cli_proc_t p;
     snprintf(ts_where, sizeof(ts_where), "%s behind a balancer, accept %s",
              handler, accept);
@@ -237,14 +247,16 @@ static void test_cli_handlers_see_the_client(void)
 void register_proxied_tests(void)
 {
     CU_pSuite s = ts_suite("proxied");
-    CU_add_test(s, "every mode: the handler and verify_request see the "
-                   "client",
+    CU_add_test(s,
+                "every mode: the handler and verify_request see the "
+                "client",
                 test_every_mode_sees_the_client);
     CU_add_test(s, "bad, late or missing headers: closed, no handler call",
                 test_bad_headers_are_refused);
     CU_add_test(s, "a header from an untrusted source is refused",
                 test_untrusted_source_is_refused);
-    CU_add_test(s, "CLI: logger and http name the client, workers under "
-                   "every accept strategy",
+    CU_add_test(s,
+                "CLI: logger and http name the client, workers under "
+                "every accept strategy",
                 test_cli_handlers_see_the_client);
 }

@@ -231,8 +231,8 @@ static void check_timeout(int server_timeout, void *context, long long lo,
 
 static void test_timeouts(void)
 {
-    check_timeout(150, NULL, 145, 1000);      /* the server's timeout_ms */
-    check_timeout(0, (void *)1, 45, 140);     /* ss_set_timeout's */
+    check_timeout(150, NULL, 145, 1000);  /* the server's timeout_ms */
+    check_timeout(0, (void *)1, 45, 140); /* ss_set_timeout's */
 }
 
 /* ---- ss_peer ----------------------------------------------------------- */
@@ -384,9 +384,9 @@ static int relay_handle(ss_request_t *req)
     ssize_t k = ss_fd_recv(req, remote, back, sizeof(back) - 1);
     close(remote);
     back[k > 0 ? k : 0] = '\0';
-    return ss_sendf(req, "idle=%d ready=%d client=%d remote=%d back=%s",
-                    idle, ready, pfd[0].revents != 0,
-                    (pfd[1].revents & POLLIN) != 0, back);
+    return ss_sendf(req, "idle=%d ready=%d client=%d remote=%d back=%s", idle,
+                    ready, pfd[0].revents != 0, (pfd[1].revents & POLLIN) != 0,
+                    back);
 }
 
 static const ss_handler_t relay = {.name = "relay", .handle = relay_handle};
@@ -512,9 +512,9 @@ void register_request_tests(void)
                 test_read_line_tiny_cap);
     CU_add_test(s, "ss_recv_exact: pieces joined, short at EOF",
                 test_recv_exact);
-    CU_add_test(s, "ss_sendf: output past its stack buffer",
-                test_sendf_large);
-    CU_add_test(s, "ss_sleep: paces; the deadline cuts it, the idle timeout not",
+    CU_add_test(s, "ss_sendf: output past its stack buffer", test_sendf_large);
+    CU_add_test(s,
+                "ss_sleep: paces; the deadline cuts it, the idle timeout not",
                 test_sleep);
     CU_add_test(s, "timeouts: the server's and ss_set_timeout's",
                 test_timeouts);

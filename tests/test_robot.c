@@ -40,10 +40,6 @@ static const ts_kind_t streams[] = {TS_TCP4, TS_TCP6, TS_UNIX};
 
 /* ---- Checks that say which case failed --------------------------------- */
 
-
-
-
-
 /* ---- Datagram clients --------------------------------------------------- */
 
 /* A question with its exact length, so that "" and embedded NULs work. */
@@ -111,8 +107,8 @@ static void expect_reply(int fd, const qa_t *c)
     size_t want = strlen(c->a);
     if (!CHECK(n == (ssize_t)want && memcmp(buf, c->a, want) == 0))
         ts_note("asked \"%.*s\" (%zu bytes): expected \"%s\", got %zd \"%s\"",
-             (int)(c->qlen < 40 ? c->qlen : 40), c->q, c->qlen, c->a, n,
-             n >= 0 ? buf : "");
+                (int)(c->qlen < 40 ? c->qlen : 40), c->q, c->qlen, c->a, n,
+                n >= 0 ? buf : "");
     CHECK(n >= 0 && (size_t)n <= reply_limit(c->qlen));
     CHECK(n >= 0 && valid_utf8((const unsigned char *)buf, (size_t)n));
 }
@@ -214,7 +210,7 @@ static void robot_time_case(ts_kind_t kind, const char *mode, const void *arg)
         ssize_t n = ask(fd, asks[i].q, strlen(asks[i].q), buf, sizeof(buf));
         if (!CHECK(n > 0 && is_time_reply(buf, asks[i].prefix)))
             ts_note("asked \"%s\": got %zd \"%s\"", asks[i].q, n,
-                 n > 0 ? buf : "");
+                    n > 0 ? buf : "");
         CHECK(n >= 0 && (size_t)n <= REPLY_FLOOR);
     }
     if (CHECK(fd >= 0))

@@ -18,7 +18,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-
 /* ---- Handlers used here ------------------------------------------------ */
 
 /* Greets, then waits for one line: "fail" makes handle fail with -EIO,
@@ -67,10 +66,8 @@ static void test_handle_error_reaches_hook(void)
         struct sockaddr_storage me;
         socklen_t len = sizeof(me);
         getsockname(fd, (struct sockaddr *)&me, &len);
-        snprintf(expect, sizeof(expect),
-                 "hi\nhandle_error: 127.0.0.1:%d: %s\n",
-                 ntohs(((struct sockaddr_in *)&me)->sin_port),
-                 strerror(EIO));
+        snprintf(expect, sizeof(expect), "hi\nhandle_error: 127.0.0.1:%d: %s\n",
+                 ntohs(((struct sockaddr_in *)&me)->sin_port), strerror(EIO));
         ts_send_str(fd, "fail\n");
         CU_ASSERT(ts_read_all(fd, buf, sizeof(buf), 3000) >= 0);
         CU_ASSERT_STRING_EQUAL(buf, expect);
@@ -380,13 +377,19 @@ static void check_cap_waits(const char *mode)
     ts_stop(&ts);
 }
 
-static void test_fork_cap_waits(void) { check_cap_waits("fork"); }
+static void test_fork_cap_waits(void)
+{
+    check_cap_waits("fork");
+}
 static void test_pool_cap_waits(void)
 {
     check_cap_waits("prethread");
     check_cap_waits("prethread-lock");
 }
-static void test_thread_cap_waits(void) { check_cap_waits("thread"); }
+static void test_thread_cap_waits(void)
+{
+    check_cap_waits("thread");
+}
 
 /* ---- Grace ------------------------------------------------------------- */
 
@@ -412,10 +415,22 @@ static void check_grace_cancels(const char *mode)
     CU_ASSERT_EQUAL(ts_wait_no_children(1000), 0);
 }
 
-static void test_fork_grace_cancels(void) { check_grace_cancels("fork"); }
-static void test_thread_grace_cancels(void) { check_grace_cancels("thread"); }
-static void test_sync_grace_cancels(void) { check_grace_cancels("sync"); }
-static void test_event_grace_cancels(void) { check_grace_cancels("event"); }
+static void test_fork_grace_cancels(void)
+{
+    check_grace_cancels("fork");
+}
+static void test_thread_grace_cancels(void)
+{
+    check_grace_cancels("thread");
+}
+static void test_sync_grace_cancels(void)
+{
+    check_grace_cancels("sync");
+}
+static void test_event_grace_cancels(void)
+{
+    check_grace_cancels("event");
+}
 
 /* Wait for serve_forever to return, then close: what a program's main
  * thread does after a shutdown. */
@@ -468,8 +483,8 @@ static const ss_handler_t slow = {.name = "slow", .handle = slow_thanks};
  * such a connection cannot retry it elsewhere. */
 static void test_queued_clients_served_at_close(void)
 {
-    const char *modes[] = {"sync", "fork", "thread", "prethread",
-                           "prethread-lock", "event"};
+    const char *modes[] = {"sync",      "fork",           "thread",
+                           "prethread", "prethread-lock", "event"};
     for (size_t m = 0; m < COUNT(modes); m++) {
         snprintf(ts_where, sizeof(ts_where), "%s", modes[m]);
         ss_config_t cfg;
@@ -486,9 +501,8 @@ static void test_queued_clients_served_at_close(void)
         ts_stop(&ts);    /* shutdown, then close: the graceful stop */
         for (size_t i = 0; i < COUNT(fds); i++) {
             char buf[64];
-            ssize_t n = fds[i] >= 0 ? ts_read_all(fds[i], buf, sizeof(buf),
-                                                  3000)
-                                    : -1;
+            ssize_t n =
+                fds[i] >= 0 ? ts_read_all(fds[i], buf, sizeof(buf), 3000) : -1;
             if (!CHECK(n == 7 && strcmp(buf, "thanks\n") == 0))
                 ts_note("client %zu of 5: %zd bytes", i + 1, n);
             if (fds[i] >= 0)
@@ -684,7 +698,10 @@ static void check_shutdown_at_cap(const char *mode)
     close(waiting);
 }
 
-static void test_shutdown_at_fork_cap(void) { check_shutdown_at_cap("fork"); }
+static void test_shutdown_at_fork_cap(void)
+{
+    check_shutdown_at_cap("fork");
+}
 static void test_shutdown_at_thread_cap(void)
 {
     check_shutdown_at_cap("thread");
@@ -867,15 +884,14 @@ void register_server_tests(void)
                 test_queued_clients_served_at_close);
     CU_add_test(s, "thread detached: outlives close safely",
                 test_thread_detached_outlives_close);
-    CU_add_test(s, "thread stack size is honoured",
-                test_thread_stack_size);
+    CU_add_test(s, "thread stack size is honoured", test_thread_stack_size);
     CU_add_test(s, "failed thread creation sheds one connection",
                 test_thread_create_failure_sheds);
-    CU_add_test(s, "prethread-lock: out of descriptors, accepts pause, "
-                   "then serve",
+    CU_add_test(s,
+                "prethread-lock: out of descriptors, accepts pause, "
+                "then serve",
                 test_pool_lock_pauses_on_emfile);
-    CU_add_test(s, "reuse_port: two servers on one port",
-                test_reuse_port);
+    CU_add_test(s, "reuse_port: two servers on one port", test_reuse_port);
     CU_add_test(s, "rejected clients that linger do not stall the loop",
                 test_rejections_do_not_stall);
     CU_add_test(s, "fork: shutdown at the cap is prompt",

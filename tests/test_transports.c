@@ -1,8 +1,8 @@
 /* test_transports.c -- every transport (TCP v4, TCP v6, UDP, Unix stream,
  * Unix datagram) in every mode (sync, fork, thread, prethread with both
- * accept designs, and event with each poller): three round trips with echo and with thankyou, shutdown from
- * another thread, and a close that leaves no descriptor open and no child
- * or zombie behind. */
+ * accept designs, and event with each poller): three round trips with echo and
+ * with thankyou, shutdown from another thread, and a close that leaves no
+ * descriptor open and no child or zombie behind. */
 #include "helpers.h"
 
 #include <poll.h>
@@ -32,8 +32,8 @@ static ssize_t recv_datagram(int fd, char *buf, size_t cap)
 }
 
 /* Send msg on a new client and return what came back, into buf. */
-static ssize_t round_trip(const char *address, ts_kind_t kind,
-                          const char *msg, char *buf, size_t cap)
+static ssize_t round_trip(const char *address, ts_kind_t kind, const char *msg,
+                          char *buf, size_t cap)
 {
     int fd = ts_connect(address, is_datagram(kind));
     if (fd < 0)
@@ -73,8 +73,8 @@ static void check_transport(ts_kind_t kind, const char *mode,
         CU_ASSERT_EQUAL(n, (ssize_t)strlen(expect));
         CU_ASSERT_STRING_EQUAL(buf, expect);
         if (n != (ssize_t)strlen(expect))
-            fprintf(stderr, "\n  %s %s %s: got %zd bytes '%s'\n",
-                    handler->name, ts_kind_name(kind), mode, n, buf);
+            fprintf(stderr, "\n  %s %s %s: got %zd bytes '%s'\n", handler->name,
+                    ts_kind_name(kind), mode, n, buf);
     }
     ts_stop(&ts);
 
@@ -103,11 +103,26 @@ static void test_thanks_more(void)
         check_all(&ss_handler_thankyou, ts_modes[m]);
 }
 
-static void test_echo_sync(void) { check_all(&ss_handler_echo, "sync"); }
-static void test_echo_fork(void) { check_all(&ss_handler_echo, "fork"); }
-static void test_echo_thread(void) { check_all(&ss_handler_echo, "thread"); }
-static void test_thanks_sync(void) { check_all(&ss_handler_thankyou, "sync"); }
-static void test_thanks_fork(void) { check_all(&ss_handler_thankyou, "fork"); }
+static void test_echo_sync(void)
+{
+    check_all(&ss_handler_echo, "sync");
+}
+static void test_echo_fork(void)
+{
+    check_all(&ss_handler_echo, "fork");
+}
+static void test_echo_thread(void)
+{
+    check_all(&ss_handler_echo, "thread");
+}
+static void test_thanks_sync(void)
+{
+    check_all(&ss_handler_thankyou, "sync");
+}
+static void test_thanks_fork(void)
+{
+    check_all(&ss_handler_thankyou, "fork");
+}
 static void test_thanks_thread(void)
 {
     check_all(&ss_handler_thankyou, "thread");

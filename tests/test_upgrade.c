@@ -142,8 +142,8 @@ static void test_upgrade_under_load(void)
              (long)getpid());
     snprintf(unix_addr, sizeof(unix_addr), "unix:%s",
              ts_unix_path(sock, sizeof(sock)));
-    const char *args[] = {"--listen",  "127.0.0.1:0", "--listen", unix_addr,
-                          "--workers", "2",           "--mode",   "event",
+    const char *args[] = {"--listen",  "127.0.0.1:0", "--listen",  unix_addr,
+                          "--workers", "2",           "--mode",    "event",
                           "--handler", "thankyou",    "--pidfile", pidfile,
                           NULL};
     char notify_path[100], notes[1024] = "";
@@ -233,7 +233,7 @@ static void upgrade_fails(const char *const *argv, const char *why)
     if (!CHECK(ts_fork_start(&p, failing_master, (void *)argv, 1) == 0))
         return;
     kill(p.pid, SIGUSR2);
-    ts_sleep_ms(1000); /* it exits at once, or its 300 ms run out */
+    ts_sleep_ms(1000);         /* it exits at once, or its 300 ms run out */
     CHECK(thanked(p.address)); /* the old master serves on */
     kill(p.pid, SIGTERM);
     CHECK(ts_cli_wait(&p, 10000) == 0);

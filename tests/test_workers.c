@@ -70,8 +70,7 @@ static int contains(const pid_t *pids, int n, pid_t pid)
 /* Start the CLI with these arguments after --listen 127.0.0.1:0. */
 static int start(cli_proc_t *p, const char *const *args)
 {
-    const char *argv[32] = {"--listen", "127.0.0.1:0", "--log-level",
-                            "warn"};
+    const char *argv[32] = {"--listen", "127.0.0.1:0", "--log-level", "warn"};
     int n = 4;
     for (int i = 0; args[i] && n < 31; i++)
         argv[n++] = args[i];
@@ -84,9 +83,10 @@ static int thanked(const char *address)
 {
     char buf[64];
     int fd = ts_connect(address, 0);
-    int ok = fd >= 0 && ts_read_all(fd, buf, sizeof(buf), 2000) ==
-                            (ssize_t)strlen(THANKS) &&
-             strcmp(buf, THANKS) == 0;
+    int ok =
+        fd >= 0 &&
+        ts_read_all(fd, buf, sizeof(buf), 2000) == (ssize_t)strlen(THANKS) &&
+        strcmp(buf, THANKS) == 0;
     if (fd >= 0)
         close(fd);
     return ok;
@@ -118,7 +118,7 @@ static void test_strategies_serve_1000(void)
 {
     const char *const strategies[] = {"shared", "lock", "reuseport", "pass"};
     for (int s = 0; s < 4; s++) {
-        const char *args[] = {"--workers", "3",          "--accept",
+        const char *args[] = {"--workers",   "3",         "--accept",
                               strategies[s], "--handler", "thankyou",
                               NULL};
         cli_proc_t p;
@@ -202,8 +202,8 @@ static void test_hup_reload(void)
     while (!fresh && ts_now_ms() - t0 < 3000) {
         CU_ASSERT(thanked(p.address));
         int n = worker_pids(p.pid, now, 8);
-        fresh = n == 2 && !contains(now, n, old[0]) &&
-                !contains(now, n, old[1]);
+        fresh =
+            n == 2 && !contains(now, n, old[0]) && !contains(now, n, old[1]);
     }
     CU_ASSERT(fresh);
     CU_ASSERT_EQUAL(stop(&p, SIGTERM), 0);
@@ -236,8 +236,9 @@ static void test_hup_reopens_handler(void)
     char path[64], buf[256];
     snprintf(path, sizeof(path), "/tmp/ss-poem-%ld.txt", (long)getpid());
     CU_ASSERT_FATAL(write_poem(path, "the first poem\n") == 0);
-    const char *args[] = {"--workers", "2", "--handler", "poetry", "--poem",
-                          path, "--delay", "0", NULL};
+    const char *args[] = {"--workers", "2",      "--handler",
+                          "poetry",    "--poem", path,
+                          "--delay",   "0",      NULL};
     cli_proc_t p;
     if (start(&p, args) != 0) {
         unlink(path);
@@ -268,10 +269,17 @@ static void test_hup_reopens_handler(void)
  * also when the master hands the connections over (accept pass). */
 static void check_recycling(const char *strategy)
 {
-    const char *args[] = {"--workers",  "2",       "--max-requests",
-                          "10",         "--max-requests-jitter",
-                          "5",          "--accept", strategy,
-                          "--handler",  "thankyou", NULL};
+    const char *args[] = {"--workers",
+                          "2",
+                          "--max-requests",
+                          "10",
+                          "--max-requests-jitter",
+                          "5",
+                          "--accept",
+                          strategy,
+                          "--handler",
+                          "thankyou",
+                          NULL};
     cli_proc_t p;
     CU_ASSERT_FATAL(start(&p, args) == 0);
     pid_t seen[64];
@@ -298,9 +306,9 @@ static void test_max_requests_recycles(void)
 /* A sync worker stuck in a handler stops beating: it is replaced. */
 static void test_worker_timeout(void)
 {
-    const char *args[] = {"--workers", "1",      "--mode",  "sync",
-                          "--handler", "poetry", "--delay", "10000",
-                          "--worker-timeout", "0.5", NULL};
+    const char *args[] = {"--workers",        "1",      "--mode",  "sync",
+                          "--handler",        "poetry", "--delay", "10000",
+                          "--worker-timeout", "0.5",    NULL};
     cli_proc_t p;
     CU_ASSERT_FATAL(start(&p, args) == 0);
     pid_t first, now;
@@ -332,9 +340,9 @@ static void test_graceful_term(void)
 {
     char pidfile[128];
     snprintf(pidfile, sizeof(pidfile), "/tmp/ss-test-%ld.pid", (long)getpid());
-    const char *args[] = {"--workers", "2",       "--handler", "poetry",
-                          "--delay",   "200",     "--pidfile", pidfile,
-                          NULL};
+    const char *args[] = {"--workers", "2",       "--handler",
+                          "poetry",    "--delay", "200",
+                          "--pidfile", pidfile,   NULL};
     cli_proc_t p;
     CU_ASSERT_FATAL(start(&p, args) == 0);
     FILE *f = fopen(pidfile, "r");
@@ -358,8 +366,8 @@ static void test_graceful_term(void)
 /* QUIT: the in-flight poem is cut off and the master is gone at once. */
 static void test_fast_quit(void)
 {
-    const char *args[] = {"--workers", "2", "--handler", "poetry",
-                          "--delay", "1000", NULL};
+    const char *args[] = {"--workers", "2",    "--handler", "poetry",
+                          "--delay",   "1000", NULL};
     cli_proc_t p;
     CU_ASSERT_FATAL(start(&p, args) == 0);
     int fd = ts_connect(p.address, 0);
@@ -377,10 +385,10 @@ static void test_fast_quit(void)
 
 static void test_modes_under_workers(void)
 {
-    const char *const modes[] = {"sync", "fork", "thread", "prethread",
-                                 "event", "prefork"};
+    const char *const modes[] = {"sync",      "fork",  "thread",
+                                 "prethread", "event", "prefork"};
     for (int m = 0; m < 6; m++) {
-        const char *args[] = {"--workers", "2", "--mode", modes[m],
+        const char *args[] = {"--workers", "2",        "--mode", modes[m],
                               "--handler", "thankyou", NULL};
         const char *prefork[] = {"--mode", "prefork", "--handler", "thankyou",
                                  NULL};
@@ -545,9 +553,9 @@ static void test_usr1_reopens_log(void)
     char log[128], moved[140];
     snprintf(log, sizeof(log), "/tmp/ss-test-%ld.log", (long)getpid());
     snprintf(moved, sizeof(moved), "%s.1", log);
-    const char *args[] = {"--listen",  "127.0.0.1:0", "--workers",   "2",
-                          "--handler", "http",        "--root",      "/tmp",
-                          "--log-level", "info",      "--log-file",  log,
+    const char *args[] = {"--listen",    "127.0.0.1:0", "--workers",  "2",
+                          "--handler",   "http",        "--root",     "/tmp",
+                          "--log-level", "info",        "--log-file", log,
                           NULL};
     cli_proc_t p;
     CU_ASSERT_FATAL(ts_cli_start(&p, args, 1) == 0);
@@ -601,7 +609,7 @@ static long await_uid(pid_t pid, long uid, int timeout_ms)
  * start and the master stops with status 3. */
 static void test_workers_drop_privileges(void)
 {
-    const char *args[] = {"--workers", "2",      "--user", "nobody",
+    const char *args[] = {"--workers", "2",        "--user", "nobody",
                           "--handler", "thankyou", NULL};
     cli_proc_t p;
     CU_ASSERT_FATAL(start(&p, args) == 0);
@@ -626,10 +634,10 @@ void register_workers_tests(void)
                 test_strategies_serve_1000);
     CU_add_test(s, "kill -9 of a worker: replaced within 1 s",
                 test_killed_worker_replaced);
-    CU_add_test(s, "TTIN and TTOU change the worker count",
-                test_ttin_ttou);
-    CU_add_test(s, "HUP opens the handler again (a poem re-read); a failed "
-                   "open keeps the old one",
+    CU_add_test(s, "TTIN and TTOU change the worker count", test_ttin_ttou);
+    CU_add_test(s,
+                "HUP opens the handler again (a poem re-read); a failed "
+                "open keeps the old one",
                 test_hup_reopens_handler);
     CU_add_test(s, "HUP replaces every worker, serving throughout",
                 test_hup_reload);

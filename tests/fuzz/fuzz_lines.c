@@ -1,7 +1,7 @@
 /* fuzz_lines -- ss_read_line on arbitrary bytes with a cap chosen by the
- * first byte (2..65; a cap of 1 is refused with -EINVAL, checked too): every result is NUL-terminated and within the cap,
- * a line ends with '\n' unless it is the last, and together the results
- * account for every byte sent. */
+ * first byte (2..65; a cap of 1 is refused with -EINVAL, checked too): every
+ * result is NUL-terminated and within the cap, a line ends with '\n' unless it
+ * is the last, and together the results account for every byte sent. */
 #include "fuzz_request.h"
 
 #include <errno.h>

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const answers[] = {
-    "通过可能会被录音.balabala一大推\n", "请重新输入.\n",
-    "输入过长,最多1024字节,再见.\n"};
+static const char *const answers[] = {"通过可能会被录音.balabala一大推\n",
+                                      "请重新输入.\n",
+                                      "输入过长,最多1024字节,再见.\n"};
 
 /* buf[0..len) is a sequence of known answers. */
 static int only_answers(const char *buf, size_t len)

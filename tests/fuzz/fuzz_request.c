@@ -50,9 +50,8 @@ ss_request_t *fuzz_request(const uint8_t *data, size_t size, int *peer)
     shutdown(sv[0], SHUT_WR);
     ss__set_nonblocking_cloexec(sv[1]);
     struct sockaddr_storage anon = {.ss_family = AF_UNIX};
-    ss_request_t *req = ss__request_new(fuzz_server(), sv[1],
-                                        (struct sockaddr *)&anon,
-                                        sizeof(sa_family_t));
+    ss_request_t *req = ss__request_new(
+        fuzz_server(), sv[1], (struct sockaddr *)&anon, sizeof(sa_family_t));
     *peer = sv[0];
     return req;
 }

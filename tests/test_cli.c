@@ -569,6 +569,21 @@ static void test_list_choices(void)
     }
 }
 
+/* One conversation with the thankyou handler: the line, then the close
+ * (ts_read_all fails unless the server closes after the line). */
+static void expect_thanks(const char *address)
+{
+    char buf[128] = "";
+    int fd = ts_connect(address, 0);
+    CU_ASSERT(fd >= 0);
+    if (fd < 0)
+        return;
+    CU_ASSERT_EQUAL(ts_read_all(fd, buf, sizeof(buf), 5000),
+                    (ssize_t)strlen(THANKS));
+    CU_ASSERT_STRING_EQUAL(buf, THANKS);
+    close(fd);
+}
+
 /* --mode=prefork (the "--flag=value" form) runs sync workers under a
  * master: it serves, and stops with 0. */
 static void test_prefork(void)
@@ -578,14 +593,7 @@ static void test_prefork(void)
                           "thankyou",       "--listen=" LOOPBACK, NULL};
     if (start(&p, args) < 0)
         return;
-    char buf[128] = "";
-    int fd = ts_connect(p.address, 0);
-    CU_ASSERT(fd >= 0);
-    if (fd >= 0) {
-        CU_ASSERT_EQUAL(ts_read_all(fd, buf, sizeof(buf), 5000),
-                        (ssize_t)strlen(THANKS));
-        close(fd);
-    }
+    expect_thanks(p.address);
     CU_ASSERT_EQUAL(stop(&p, SIGTERM, NULL), 0);
 }
 
@@ -599,16 +607,7 @@ static void test_modes_thankyou(void)
                               "--listen", LOOPBACK, NULL};
         if (start(&p, args) < 0)
             continue;
-        char buf[128] = "";
-        int fd = ts_connect(p.address, 0);
-        CU_ASSERT(fd >= 0);
-        if (fd >= 0) {
-            /* ts_read_all fails unless the server closes after the line. */
-            CU_ASSERT_EQUAL(ts_read_all(fd, buf, sizeof(buf), 5000),
-                            (ssize_t)strlen(THANKS));
-            CU_ASSERT_STRING_EQUAL(buf, THANKS);
-            close(fd);
-        }
+        expect_thanks(p.address);
         CU_ASSERT_EQUAL(stop(&p, SIGTERM, NULL), 0);
     }
 }

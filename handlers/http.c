@@ -147,6 +147,7 @@ static const char *reason_phrase(int status)
         {414, "URI Too Long"},
         {431, "Request Header Fields Too Large"},
         {500, "Internal Server Error"},
+        {501, "Not Implemented"},
         {505, "HTTP Version Not Supported"},
     };
     for (size_t i = 0; i < COUNT(reasons); i++)

@@ -39,6 +39,20 @@ static int is_field_char(unsigned char c)
     return c == '\t' || (c >= 0x20 && c != 0x7f);
 }
 
+/* A host name's bytes (RFC 3986 3.2.2 reg-name: unreserved, sub-delims,
+ * pct-encoded), or an IP literal's inside its brackets (hex, '.', ':'). */
+static int is_host_char(unsigned char c)
+{
+    if (is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return 1;
+    return c != '\0' && strchr("-._~!$&'()*+,;=%", c) != NULL;
+}
+
+static int is_literal_char(unsigned char c)
+{
+    return is_host_char(c) || c == ':';
+}
+
 static int is_ows(unsigned char c)
 {
     return c == ' ' || c == '\t';
@@ -146,10 +160,31 @@ static int parse_request_line(const char *p, const char *end,
 
 /* ---- Header fields the handler needs ------------------------------------ */
 
-/* RFC 9112 3.2: exactly one Host; its value is kept for the handler. */
+/* RFC 9110 7.2's uri-host [":" port]: a reg-name or "[IP literal]", then
+ * at most one colon and digits.  Empty, or with a space, a '/', a '@'
+ * (anything a URI would end the authority at or reread): not a host. */
+static int host_is_valid(http_str_t v)
+{
+    const char *p = v.ptr, *end = v.ptr + v.len;
+    if (p < end && *p == '[') {
+        const char *close = span(p + 1, end, is_literal_char);
+        if (close == end || *close != ']' || close == p + 1)
+            return 0;
+        p = close + 1;
+    } else {
+        p = span(p, end, is_host_char);
+        if (p == v.ptr)
+            return 0;
+    }
+    if (p < end && *p == ':')
+        p = span(p + 1, end, is_digit);
+    return p == end;
+}
+
+/* RFC 9112 3.2: exactly one Host, a valid one; kept for the handler. */
 static int apply_host(http_str_t value, http_request_t *out)
 {
-    if (out->host.ptr)
+    if (out->host.ptr || !host_is_valid(value))
         return 400;
     out->host = value;
     return HTTP_PARSE_COMPLETE;
@@ -190,10 +225,12 @@ static int apply_content_length(http_str_t value, http_request_t *out)
     return HTTP_PARSE_COMPLETE;
 }
 
+/* Only chunked is a coding this server knows (as nginx); any other, or a
+ * list of several, is answered 501 once the head is whole. */
 static int apply_transfer_encoding(http_str_t value, http_request_t *out)
 {
-    (void)value;
     out->transfer_encoding = 1;
+    out->transfer_coding_unknown |= !http_str_equal_nocase(value, "chunked");
     return HTTP_PARSE_COMPLETE;
 }
 
@@ -225,14 +262,19 @@ static int parse_field(const char *p, const char *end, http_request_t *out)
     return HTTP_PARSE_COMPLETE;
 }
 
-/* What only the whole head can tell: HTTP/1.1 needs a Host, and a body
- * framed two ways is a smuggling attempt (RFC 9112 6.1). */
+/* What only the whole head can tell: HTTP/1.1 needs a Host; a body framed
+ * two ways is a smuggling attempt (RFC 9112 6.1), and so is a
+ * Transfer-Encoding in HTTP/1.0, which has none (RFC 9112 6.1: nginx
+ * refuses it too); a coding other than chunked is not implemented. */
 static int check_head(const http_request_t *out)
 {
     if (out->version_minor == 1 && !out->host.ptr)
         return 400;
-    if (out->transfer_encoding && out->content_length >= 0)
+    if (out->transfer_encoding &&
+        (out->content_length >= 0 || out->version_minor == 0))
         return 400;
+    if (out->transfer_coding_unknown)
+        return 501;
     return HTTP_PARSE_COMPLETE;
 }
 

@@ -25,7 +25,7 @@
 #define HTTP_MAX_REQUEST_BYTES                                                 \
     (HTTP_MAX_REQUEST_LINE + 2 + HTTP_MAX_HEADER_BYTES + 2)
 
-/* Results besides an HTTP error status (400, 414, 431, 505). */
+/* Results besides an HTTP error status (400, 414, 431, 501, 505). */
 #define HTTP_PARSE_COMPLETE 0
 #define HTTP_PARSE_INCOMPLETE 1
 
@@ -36,14 +36,15 @@ typedef struct http_str {
 } http_str_t;
 
 typedef struct http_request {
-    http_str_t method;         /* a token: "GET", "HEAD", "POST", ... */
-    http_str_t target;         /* visible ASCII, no spaces: "/a%20b?x=1" */
-    int version_minor;         /* 0 or 1: HTTP/1.0 or HTTP/1.1 */
-    http_str_t host;           /* the Host field (ptr NULL when absent) */
-    int connection_close;      /* Connection: close */
-    int connection_keep_alive; /* Connection: keep-alive */
-    long long content_length;  /* -1 when absent */
-    int transfer_encoding;     /* a Transfer-Encoding field was sent */
+    http_str_t method;           /* a token: "GET", "HEAD", "POST", ... */
+    http_str_t target;           /* visible ASCII, no spaces: "/a%20b?x=1" */
+    int version_minor;           /* 0 or 1: HTTP/1.0 or HTTP/1.1 */
+    http_str_t host;             /* the Host field (ptr NULL when absent) */
+    int connection_close;        /* Connection: close */
+    int connection_keep_alive;   /* Connection: keep-alive */
+    long long content_length;    /* -1 when absent */
+    int transfer_encoding;       /* a Transfer-Encoding field was sent */
+    int transfer_coding_unknown; /* ...naming something else than chunked */
     size_t header_count;
     size_t head_length; /* bytes of the request head, empty line included */
 } http_request_t;
@@ -51,10 +52,12 @@ typedef struct http_request {
 /* Parse the request head at the start of buf[0..len).  Returns
  * HTTP_PARSE_COMPLETE (out filled; the head is out->head_length bytes and
  * any body or next request follows it), HTTP_PARSE_INCOMPLETE (a valid
- * prefix: read more), or the status to answer: 400 (malformed, a missing or
- * repeated Host in HTTP/1.1, a bad or conflicting Content-Length), 414
- * (request line too long), 431 (header section too large or too many
- * fields), 505 (HTTP/x.y other than 1.0 and 1.1).  out is overwritten in
+ * prefix: read more), or the status to answer: 400 (malformed, a missing,
+ * repeated or malformed Host -- empty, a space, a '/' -- a bad or
+ * conflicting Content-Length, Transfer-Encoding in HTTP/1.0 or beside a
+ * Content-Length), 414 (request line too long), 431 (header section too
+ * large or too many fields), 501 (a transfer coding other than chunked),
+ * 505 (HTTP/x.y other than 1.0 and 1.1).  out is overwritten in
  * every case; its views point into buf. */
 int http_parse_request(const char *buf, size_t len, http_request_t *out);
 

@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     http_request_t req;
     int rc = http_parse_request(buf, size, &req);
     int known = rc == HTTP_PARSE_COMPLETE || rc == HTTP_PARSE_INCOMPLETE ||
-                rc == 400 || rc == 414 || rc == 431 || rc == 505;
+                rc == 400 || rc == 414 || rc == 431 || rc == 501 || rc == 505;
     if (!known)
         abort();
     if (rc == HTTP_PARSE_INCOMPLETE && size >= HTTP_MAX_REQUEST_BYTES)

@@ -210,6 +210,21 @@ void ss__log_share_peer_limit(void);
 long long ss__log_peer_due_ms(long long now_ms);
 void ss__log_peer_flush(void);
 
+/* log.c: a failure something retries (the master's bind, its fork) may
+ * recur on every pass while its cause lasts.  Its first line is logged at
+ * once; while it goes on, at most one each interval_ms (0: 20 s, so three
+ * a minute), carrying how many were held back.  _ok: it is over, and the
+ * next failure is news again.  One state per kind of failure. */
+typedef struct ss_log_backoff {
+    int interval_ms;
+    long long next_ms;
+    unsigned held;
+} ss_log_backoff_t;
+#define SS_LOG_BACKOFF_MS 20000
+void ss__log_backoff(ss_log_backoff_t *b, int level, const char *fmt, ...)
+    SS_PRINTF(3, 4);
+void ss__log_backoff_ok(ss_log_backoff_t *b);
+
 /* error.c: write the message into err when given (cut to errlen, always
  * NUL-terminated; NULL or 0: none) and return rc. */
 int ss__fail(char *err, size_t errlen, int rc, const char *fmt, ...)

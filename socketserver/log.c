@@ -283,3 +283,37 @@ void ss__log_peer_flush(void)
     if (suffix[0])
         log_plain(SS_LOG_WARN, suffix, "log limit");
 }
+
+/* ---- Failures that repeat (see internal.h) --------------------------------
+ * Not ss_log_peer's bucket: that one is shared by every client's lines,
+ * and a server failing in a loop must neither spend it nor be drowned by
+ * it.  Each failure kind has its own state, kept by its one caller. */
+void ss__log_backoff(ss_log_backoff_t *b, int level, const char *fmt, ...)
+{
+    if (level > atomic_load(&log_level))
+        return;
+    long long now = ss__now_ms();
+    if (now < b->next_ms) {
+        b->held++;
+        return;
+    }
+    char suffix[96] = "";
+    if (b->held)
+        snprintf(suffix, sizeof(suffix),
+                 " (and %u more like it since the "
+                 "last such line)",
+                 b->held);
+    b->held = 0;
+    b->next_ms =
+        now + (b->interval_ms > 0 ? b->interval_ms : SS_LOG_BACKOFF_MS);
+    va_list ap;
+    va_start(ap, fmt);
+    log_line(level, suffix, fmt, ap);
+    va_end(ap);
+}
+
+void ss__log_backoff_ok(ss_log_backoff_t *b)
+{
+    b->next_ms = 0;
+    b->held = 0;
+}

@@ -52,14 +52,6 @@ static int init_accept_lock(pthread_mutex_t *lock)
     return -rc;
 }
 
-/* accept "reuseport": the sockets of position pos (0: the server's own
- * listeners, never closed here). */
-static void close_position(ss_server_t *srv, ss_master_t *m, int pos)
-{
-    for (int l = 0; pos > 0 && l < srv->nlisteners; l++)
-        ss__close_fd(&m->sock_fd[pos][l]);
-}
-
 static void master_free(ss_server_t *srv)
 {
     ss_master_t *m = srv->process;
@@ -68,7 +60,7 @@ static void master_free(ss_server_t *srv)
             close(m->workers[i].lifeline);
             ss__close_fd(&m->workers[i].channel);
         }
-        close_position(srv, m, i);
+        ss__reuseport_close(srv, m, i);
     }
     ss__close_fd(&m->alive_r);
     ss__close_fd(&m->alive_w);
@@ -116,21 +108,6 @@ int ss__master_prepare(ss_server_t *srv, char *err, size_t errlen)
     return 0;
 }
 
-/* accept "reuseport": keep the sockets of position `sock`, one per
- * listener, and close the others (the master still holds every one). */
-static void keep_own_listeners(ss_server_t *srv, ss_master_t *m, int sock)
-{
-    if (!m->reuseport)
-        return;
-    for (int i = 1; i < SS_MAX_WORKERS; i++)
-        if (i != sock)
-            close_position(srv, m, i);
-    for (int l = 0; sock > 0 && l < srv->nlisteners; l++) {
-        ss__close_fd(&srv->listeners[l].fd);
-        srv->listeners[l].fd = m->sock_fd[sock][l];
-    }
-}
-
 /* accept "pass": the worker takes connections from its channel only. */
 static void take_from_channel(ss_server_t *srv, int channel)
 {
@@ -149,7 +126,7 @@ static void take_from_channel(ss_server_t *srv, int channel)
 static void become_worker(ss_server_t *srv, int slot, int sock, int channel)
 {
     ss_master_t *m = srv->process;
-    keep_own_listeners(srv, m, sock);
+    ss__reuseport_keep(srv, m, sock);
     if (channel >= 0) /* accept "pass": connections come from the master */
         take_from_channel(srv, channel);
     for (int i = 0; i < SS_MAX_WORKERS; i++)
@@ -187,64 +164,11 @@ static int count_serving(const ss_master_t *m)
     return n;
 }
 
-/* accept "reuseport": position pos's sockets, one per listener, made if
- * need be: all of them, or none (0 or -errno, logged). */
-static int open_position(ss_server_t *srv, ss_master_t *m, int pos)
-{
-    for (int l = 0; pos > 0 && l < srv->nlisteners; l++) {
-        char err[256];
-        if (m->sock_fd[pos][l] >= 0)
-            continue;
-        int fd = ss__bind_again(srv, l, err, sizeof(err));
-        if (fd < 0) {
-            ss_log(SS_LOG_ERROR, "reuseport: %s", err);
-            close_position(srv, m, pos);
-            return fd;
-        }
-        m->sock_fd[pos][l] = fd;
-    }
-    return 0;
-}
-
-/* accept "reuseport": the first position no serving worker has (a
- * stopping one may still drain it), with its sockets made if need be.
- * -1 without reuseport; -errno when a socket cannot be made. */
-static int free_sock(ss_server_t *srv)
-{
-    ss_master_t *m = srv->process;
-    if (!m->reuseport)
-        return -1;
-    for (int i = 0; i < SS_MAX_WORKERS; i++) {
-        int taken = 0;
-        for (int k = 0; k < SS_MAX_WORKERS && !taken; k++)
-            taken = m->workers[k].pid && !m->workers[k].told_ms &&
-                    m->workers[k].sock == i;
-        if (taken)
-            continue;
-        int rc = open_position(srv, m, i);
-        return rc < 0 ? rc : i;
-    }
-    return -EAGAIN;
-}
-
-/* A position nobody serves and the target no longer needs: its listener
- * goes (connections still queued on it are lost, as with nginx). */
-static void drop_unneeded_socks(ss_server_t *srv, ss_master_t *m)
-{
-    for (int i = 1; m->reuseport && i < SS_MAX_WORKERS; i++) {
-        int used = 0;
-        for (int k = 0; k < SS_MAX_WORKERS && !used; k++)
-            used = m->workers[k].pid && m->workers[k].sock == i;
-        if (!used && i >= m->target)
-            close_position(srv, m, i);
-    }
-}
-
 static int spawn(ss_server_t *srv)
 {
     ss_master_t *m = srv->process;
     int i = free_slot(m), life[2], chan[2];
-    int sock = free_sock(srv);
+    int sock = ss__reuseport_free_position(srv);
     if (sock < -1)
         return sock;
     if (i < 0 || ss__pass_channel(m, chan) < 0)
@@ -256,6 +180,7 @@ static int spawn(ss_server_t *srv)
     }
     fflush(NULL);
     pid_t pid = fork();
+    int err = errno; /* fork's, before the closes below */
     if (pid == 0) {
         close(life[0]);
         ss__close_fd(&chan[0]);
@@ -266,9 +191,11 @@ static int spawn(ss_server_t *srv)
     if (pid < 0) {
         close(life[0]);
         ss__close_fd(&chan[0]);
-        ss_log(SS_LOG_ERROR, "fork: %s", strerror(errno));
-        return -errno;
+        /* retried on the next pass: logged with a backoff */
+        ss__log_backoff(&m->fork_log, SS_LOG_ERROR, "fork: %s", strerror(err));
+        return -err;
     }
+    ss__log_backoff_ok(&m->fork_log);
     ss__set_nonblocking_cloexec(life[0]);
     m->workers[i] = (worker_t){.pid = pid,
                                .lifeline = life[0],
@@ -310,7 +237,7 @@ static void reap(ss_server_t *srv, worker_t *w)
     ss__close_fd(&w->channel);
     atomic_store(&m->shared->slots[w->slot].pid, 0);
     *w = (worker_t){0};
-    drop_unneeded_socks(srv, m);
+    ss__reuseport_drop_unneeded(srv, m);
 }
 
 /* A worker whose heartbeat stopped is stuck in a handler. */
@@ -474,7 +401,7 @@ static void close_listeners(ss_server_t *srv)
              n++) {
         }
     for (int i = 1; i < SS_MAX_WORKERS; i++)
-        close_position(srv, m, i);
+        ss__reuseport_close(srv, m, i);
     ss__close_listeners(srv);
 }
 

@@ -73,7 +73,19 @@ typedef struct ss_master {
     int reuseport;
     int sock_fd[SS_MAX_WORKERS][SS_MAX_LISTENERS]; /* position 0: unused */
     int pass; /* accept "pass": the master accepts and hands over */
+    ss_log_backoff_t bind_log, fork_log; /* failures retried each pass */
 } ss_master_t;
+
+/* master_reuseport.c: position pos's sockets closed (never position 0's,
+ * the server's own); in a new worker, only its own position's kept, as
+ * its listeners; the first position no serving worker has, its sockets
+ * made if need be (-1 without reuseport, -errno when one cannot be made,
+ * logged); positions nobody serves that the target no longer needs
+ * dropped (connections queued on them are lost, as with nginx). */
+void ss__reuseport_close(ss_server_t *srv, ss_master_t *m, int pos);
+void ss__reuseport_keep(ss_server_t *srv, ss_master_t *m, int sock);
+int ss__reuseport_free_position(ss_server_t *srv);
+void ss__reuseport_drop_unneeded(ss_server_t *srv, ss_master_t *m);
 
 /* master_upgrade.c: the successor's side -- the ready pipe from the
  * environment (or -1), and once every worker serves on_ready and the word

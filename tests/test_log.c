@@ -4,6 +4,7 @@
  * that passes; lines below the log level take nothing from the limit;
  * each line says when, which process, how bad and which peer; the CLI's
  * --log-level hides what is below it and refuses what it does not know. */
+#include "../socketserver/internal.h" /* ss__log_backoff, not public */
 #include "helpers.h"
 
 #include <errno.h>
@@ -429,6 +430,43 @@ static void test_cli_level_hides_warnings(void)
 }
 
 /* An unknown level exits 2 naming the flag and the value, before serving. */
+static int count_of(const char *text, const char *needle)
+{
+    int n = 0;
+    for (const char *p = text; (p = strstr(p, needle)); p++)
+        n++;
+    return n;
+}
+
+/* A failure retried on every pass (the master's bind or fork, every
+ * 250 ms) is logged at once, then at most once an interval, with the
+ * count of what was held back; once it is over the next one is news. */
+static void test_repeated_failure_backs_off(void)
+{
+    capture_t c;
+    CU_ASSERT_FATAL(capture_start(&c, SS_LOG_INFO) == 0);
+    ss_log_backoff_t b = {.interval_ms = 100};
+    long long until = ts_now_ms() + 350;
+    int calls = 0;
+    while (ts_now_ms() < until && calls < 100000) { /* ~every 5 ms */
+        ss__log_backoff(&b, SS_LOG_ERROR, "bind: it failed");
+        calls++;
+        ts_sleep_ms(5);
+    }
+    ss__log_backoff_ok(&b);
+    ss__log_backoff(&b, SS_LOG_ERROR, "bind: failed again, later");
+    char *text = capture_stop(&c, 0);
+    CU_ASSERT_FATAL(text != NULL);
+    int lines = count_of(text, "bind: it failed");
+    CU_ASSERT(calls > 20);
+    CU_ASSERT(lines >= 3 && lines <= 5); /* at 0, 100, 200, 300 ms */
+    CU_ASSERT(count_of(text, "more like it since the last such line") ==
+              lines - 1);
+    CU_ASSERT(count_of(text, "bind: failed again, later") == 1);
+    CU_ASSERT(strstr(strstr(text, "failed again"), "more like it") == NULL);
+    free(text);
+}
+
 static void test_cli_bad_level(void)
 {
     snprintf(ts_where, sizeof(ts_where), "cli --log-level loud");
@@ -457,4 +495,6 @@ void register_log_tests(void)
     CU_add_test(s, "--log-level error hides warnings",
                 test_cli_level_hides_warnings);
     CU_add_test(s, "a bad --log-level exits 2 naming it", test_cli_bad_level);
+    CU_add_test(s, "a failure retried each pass is logged with a backoff",
+                test_repeated_failure_backs_off);
 }

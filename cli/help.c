@@ -122,17 +122,15 @@ static void write_option_help(FILE *out, const cli_option_t *opt,
     fputc('\n', out);
 }
 
-void cli_print_help(void)
+void cli_print_help(const cli_options_t *defaults)
 {
-    cli_options_t defaults;
-    cli_defaults(&defaults); /* its help shows the defaults in force */
     cli_write_usage(stdout);
     printf("\n%s", intro);
     for (size_t i = 0; i < cli_table_size; i++) {
         if (cli_table[i].type == OPT_HEADING)
             printf("\n%s\n", cli_table[i].name);
         else
-            write_option_help(stdout, &cli_table[i], &defaults);
+            write_option_help(stdout, &cli_table[i], defaults);
     }
     printf("\n%s", trailer);
 }

@@ -27,38 +27,47 @@ typedef enum opt_type {
     OPT_LOG_LEVEL /* error, warn, info or debug, as SS_LOG_* */
 } opt_type_t;
 
+typedef enum cli_info { /* what an OPT_INFO row prints */
+                        CLI_INFO_LIST,
+                        CLI_INFO_HELP,
+                        CLI_INFO_VERSION
+} cli_info_t;
+
 typedef struct cli_option {
     const char *name;  /* "--mode"; a heading's text */
     const char *alias; /* another spelling ("-h"), or NULL */
     const char *meta;  /* what the value is called; NULL: takes none */
     opt_type_t type;
-    size_t offset;      /* where in cli_options_t the value goes */
-    long lo, hi;        /* OPT_INT, OPT_SIZE: the range; OPT_SWITCH: lo */
-    long unit;          /* OPT_SIZE: bytes per unit given */
-    ss_choice_t kind;   /* OPT_CHOICE, OPT_MODE */
-    void (*info)(void); /* OPT_INFO */
+    size_t offset;    /* where in cli_options_t the value goes */
+    long lo, hi;      /* OPT_INT, OPT_SIZE: the range; OPT_SWITCH: lo */
+    long unit;        /* OPT_SIZE: bytes per unit given */
+    ss_choice_t kind; /* OPT_CHOICE, OPT_MODE */
+    cli_info_t info;  /* OPT_INFO */
     const char *help;
 } cli_option_t;
 
-/* options.c: the table, in --help's order, and the names a choice-like
+/* table.c: the table, in --help's order, and the names a choice-like
  * row (OPT_CHOICE, OPT_MODE, OPT_LOG_LEVEL) accepts, as values
  * 1 .. cli_names_count; a value may have no name (a poller this system
  * lacks: NULL), and is then skipped. */
 extern const cli_option_t cli_table[];
 extern const size_t cli_table_size;
 int cli_names_count(const cli_option_t *opt);
+/* --mode's value for prefork: one past the library's modes. */
+int cli_prefork_value(void);
 const char *cli_name_at(const cli_option_t *opt, int value);
 /* The names joined into buf: "a, b or c" (sep ", ", last " or ") or
  * "a|b|c" (both "|"). */
 void cli_join_names(const cli_option_t *opt, const char *sep, const char *last,
                     char *buf, size_t cap);
-/* Every default, the compiled-in mode included: 0 or CLI_BAD_USAGE. */
+/* options.c: every default, the compiled-in mode included: 0 or
+ * CLI_BAD_USAGE. */
 int cli_defaults(cli_options_t *o);
 
 /* help.c: the usage lines (after a bad flag too), and the OPT_INFO rows'
- * printers. */
+ * printers (--help shows the defaults it is given). */
 void cli_write_usage(FILE *out);
-void cli_print_help(void);
+void cli_print_help(const cli_options_t *defaults);
 void cli_print_list(void);
 void cli_print_version(void);
 

@@ -185,6 +185,24 @@ static ss_request_t *receive_one(ss_server_t *srv, const ss_listener_t *l)
     return req;
 }
 
+/* One request from the listeners poll(2) found ready (ready[i] is
+ * listener i's entry), taking turns: the first ready one from where the
+ * last call left off, so a busy listener cannot starve another.  NULL
+ * when none had one after all.  One caller at a time, as below. */
+ss_request_t *ss__take_ready(ss_server_t *srv, const struct pollfd *ready)
+{
+    for (int k = 0; k < srv->nlisteners; k++) {
+        int i = (srv->next_listener + k) % srv->nlisteners;
+        if (!ready[i].revents)
+            continue;
+        srv->next_listener = i + 1;
+        ss_request_t *req = ss__server_take_request(srv, &srv->listeners[i]);
+        if (req)
+            return req;
+    }
+    return NULL;
+}
+
 /* Take one connection or datagram that is ready on listener l and has
  * passed verify_request (unless a PROXY header must be read first), or
  * NULL.  The serve loop calls it; so do modes

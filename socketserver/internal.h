@@ -304,6 +304,9 @@ int ss__proxy_accept(ss_request_t *req, const char **why);
 int ss__accept_raw(ss_server_t *srv, const ss_listener_t *l,
                    struct sockaddr_storage *peer, socklen_t *len);
 ss_request_t *ss__server_take_request(ss_server_t *srv, const ss_listener_t *l);
+/* accept.c: one request from the listeners poll(2) found ready (ready[i]
+ * is listener i's entry), the listeners taking turns; or NULL. */
+ss_request_t *ss__take_ready(ss_server_t *srv, const struct pollfd *ready);
 
 /* ---- Layer 3: server.c, handler.c ----------------------------------- */
 /* Drop privileges, then open the mode: 0, or -errno with err. */

@@ -108,16 +108,7 @@ static ss_request_t *poll_and_take(ss_server_t *srv)
     pfd[n] = (struct pollfd){srv->wake_r, POLLIN, 0};
     if (poll(pfd, (nfds_t)n + 1, pause > 0 ? (int)pause : -1) <= 0)
         return NULL;
-    for (int k = 0; k < n; k++) {
-        int i = (srv->next_listener + k) % n;
-        if (!pfd[i].revents)
-            continue;
-        srv->next_listener = i + 1; /* under the accept lock */
-        ss_request_t *req = ss__server_take_request(srv, &srv->listeners[i]);
-        if (req)
-            return req;
-    }
-    return NULL;
+    return ss__take_ready(srv, pfd); /* under the accept lock */
 }
 
 /* Wait, holding the accept lock, until a listener has something or the

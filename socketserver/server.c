@@ -82,23 +82,6 @@ static int wait_pass(ss_server_t *srv, struct pollfd pfd[SS_LOOP_FDS],
                                 : poll(pfd, n, timeout);
 }
 
-/* One request from the ready listeners, taking turns: the first ready
- * one from where the last pass left off, so a busy listener cannot
- * starve another.  NULL when none had one after all. */
-static ss_request_t *take_ready(ss_server_t *srv, const struct pollfd *pfd)
-{
-    for (int k = 0; k < srv->nlisteners; k++) {
-        int i = (srv->next_listener + k) % srv->nlisteners;
-        if (!pfd[PFD_LISTENERS + i].revents)
-            continue;
-        srv->next_listener = i + 1;
-        ss_request_t *req = ss__server_take_request(srv, &srv->listeners[i]);
-        if (req)
-            return req;
-    }
-    return NULL;
-}
-
 /* One pass: wait up to timeout_ms (-1: no limit of our own) for a request,
  * the mode's wake descriptor or a shutdown; do the housekeeping; process at
  * most one request (even during a shutdown: it was accepted, it is
@@ -114,7 +97,8 @@ static int serve_once(ss_server_t *srv, int timeout_ms)
     struct pollfd pfd[SS_LOOP_FDS];
     int n = wait_pass(srv, pfd, accepting, timeout);
     int poll_err = n < 0 && errno != EINTR ? -errno : 0;
-    ss_request_t *req = n > 0 && accepting ? take_ready(srv, pfd) : NULL;
+    ss_request_t *req =
+        n > 0 && accepting ? ss__take_ready(srv, pfd + PFD_LISTENERS) : NULL;
     if (gated && srv->hooks.accept_done)
         srv->hooks.accept_done(srv); /* before serving: others may accept */
     if (n > 0 && pfd[PFD_WATCH].revents && srv->hooks.watch_ready)

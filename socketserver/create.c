@@ -49,10 +49,9 @@ static void apply_defaults(ss_config_t *cfg)
  * Unix socket when workers each bind their own (accept "reuseport"). */
 static int check_addresses(const ss_config_t *cfg, char *err, size_t errlen)
 {
-    const char *const *extra = cfg->extra_addresses;
     int reuseport = cfg->workers > 0 && cfg->accept == SS_ACCEPT_REUSEPORT;
-    for (int i = 0; i == 0 || (extra && extra[i - 1]); i++) {
-        const char *address = i == 0 ? cfg->address : extra[i - 1];
+    const char *address;
+    for (int i = 0; (address = ss__config_address(cfg, i)); i++) {
         if (i >= SS_MAX_LISTENERS)
             return ss__fail(err, errlen, -EINVAL, "at most %d addresses",
                             SS_MAX_LISTENERS);

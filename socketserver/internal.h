@@ -257,6 +257,9 @@ void ss__server_unref(ss_server_t *srv);
  * or -errno.  close_listeners: every listener's descriptor (in the
  * process that made them, their socket files too). */
 int ss__listen(ss_server_t *srv, char *err, size_t errlen);
+/* The i-th address a configuration names: cfg->address, then the
+ * extra_addresses in order; NULL past the last. */
+const char *ss__config_address(const ss_config_t *cfg, int i);
 int ss__bind_again(ss_server_t *srv, int i, char *err, size_t errlen);
 void ss__close_listeners(ss_server_t *srv);
 void ss__remove_socket_files(ss_server_t *srv);

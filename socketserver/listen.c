@@ -221,14 +221,23 @@ int ss__bind_again(ss_server_t *srv, int i, char *err, size_t errlen)
 
 /* Bind every configured address, in order: the first, then the extra
  * ones.  0, or -errno (what was bound stays, for the caller to release). */
+const char *ss__config_address(const ss_config_t *cfg, int i)
+{
+    if (i == 0)
+        return cfg->address;
+    const char *const *extra = cfg->extra_addresses;
+    for (int k = 0; extra && extra[k]; k++) /* no reading past its NULL */
+        if (k == i - 1)
+            return extra[k];
+    return NULL;
+}
+
 static int bind_all(ss_server_t *srv, char *err, size_t errlen)
 {
-    const char *const *extra = srv->cfg.extra_addresses;
-    for (int i = 0; i == 0 || (extra && extra[i - 1]); i++) {
-        const char *address = i == 0 ? srv->cfg.address : extra[i - 1];
-        if (i >= SS_MAX_LISTENERS)
-            return ss__fail(err, errlen, -EINVAL, "at most %d addresses",
-                            SS_MAX_LISTENERS);
+    const char *address; /* create checked there are SS_MAX_LISTENERS at most */
+    for (int i = 0;
+         i < SS_MAX_LISTENERS && (address = ss__config_address(&srv->cfg, i));
+         i++) {
         ss_listener_t *l = &srv->listeners[srv->nlisteners];
         int fd = bind_address(&srv->cfg, address, l->unix_path, err, errlen);
         if (fd < 0)

@@ -287,6 +287,10 @@ void ss__request_run(ss_request_t *req);
 void ss__request_free(ss_request_t *req);
 void ss__request_forget(ss_request_t *req);
 void ss__request_drop(ss_request_t *req);
+/* io.c: recv(2) waiting through the seam until deadline (absolute, 0:
+ * none): >0 bytes, 0 at end of file, or -errno. */
+ssize_t ss__fd_recv(ss_request_t *req, int fd, void *buf, size_t len,
+                    long long deadline);
 /* verify_request's verdict (1: serve it), logged when it says no. */
 int ss__request_verify(ss_request_t *req);
 

@@ -31,9 +31,10 @@ static size_t take_buffered(ss_request_t *req, void *buf, size_t len)
     return n;
 }
 
-/* recv(2) on any descriptor of this request, waiting through the seam. */
-static ssize_t fd_recv(ss_request_t *req, int fd, void *buf, size_t len,
-                       long long deadline)
+/* recv(2) on any descriptor of this request, waiting through the seam:
+ * >0 bytes, 0 at end of file, or -errno (-ETIMEDOUT at deadline). */
+ssize_t ss__fd_recv(ss_request_t *req, int fd, void *buf, size_t len,
+                    long long deadline)
 {
     for (;;) {
         ssize_t n = recv(fd, buf, len, 0);
@@ -58,7 +59,7 @@ static ssize_t recv_until(ss_request_t *req, void *buf, size_t len,
         return (ssize_t)take_buffered(req, buf, len);
     if (req->datagram)
         return 0; /* the datagram is used up: end of file */
-    return fd_recv(req, req->fd, buf, len, deadline);
+    return ss__fd_recv(req, req->fd, buf, len, deadline);
 }
 
 ssize_t ss_recv(ss_request_t *req, void *buf, size_t len)
@@ -68,7 +69,7 @@ ssize_t ss_recv(ss_request_t *req, void *buf, size_t len)
 
 ssize_t ss_fd_recv(ss_request_t *req, int fd, void *buf, size_t len)
 {
-    return fd_recv(req, fd, buf, len, ss__call_deadline(req));
+    return ss__fd_recv(req, fd, buf, len, ss__call_deadline(req));
 }
 
 ssize_t ss_recv_exact(ss_request_t *req, void *buf, size_t n)
@@ -123,7 +124,7 @@ static ssize_t fill_read_ahead(ss_request_t *req, long long deadline)
     if (!req->in)
         return -ENOMEM;
     req->in_cap = SS_READ_AHEAD;
-    ssize_t n = fd_recv(req, req->fd, req->in, req->in_cap, deadline);
+    ssize_t n = ss__fd_recv(req, req->fd, req->in, req->in_cap, deadline);
     if (n > 0)
         req->in_len = (size_t)n;
     return n;

@@ -47,27 +47,21 @@ static int start_read_ahead(ss_request_t *req)
 static ssize_t read_more(ss_request_t *req, long long deadline,
                          const char **why)
 {
-    for (;;) {
-        ssize_t n =
-            recv(req->fd, req->in + req->in_len, req->in_cap - req->in_len, 0);
-        if (n > 0)
-            return n;
-        if (n == 0) {
-            *why = req->in_len ? "closed in the middle of the header"
-                               : "closed before sending a header";
-            return req->in_len ? -EPROTO : -ENODATA;
-        }
-        if (errno == EINTR)
-            continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
-            return *why = strerror(errno), -errno;
-        int rc = ss__wait_fd(req, req->fd, POLLIN, deadline);
-        if (rc == -ETIMEDOUT)
-            *why = req->in_len ? "the header was not complete in time"
-                               : "no header in time";
-        if (rc < 0)
-            return rc;
+    ssize_t n = ss__fd_recv(req, req->fd, req->in + req->in_len,
+                            req->in_cap - req->in_len, deadline);
+    if (n > 0)
+        return n;
+    if (n == 0) {
+        *why = req->in_len ? "closed in the middle of the header"
+                           : "closed before sending a header";
+        return req->in_len ? -EPROTO : -ENODATA;
     }
+    if (n == -ETIMEDOUT)
+        *why = req->in_len ? "the header was not complete in time"
+                           : "no header in time";
+    else
+        *why = strerror((int)-n);
+    return n;
 }
 
 /* Read until a whole header is in the read-ahead; the bytes after it stay

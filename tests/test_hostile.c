@@ -9,6 +9,7 @@
 
 #include "helpers.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -113,19 +114,71 @@ static int watched_start(watched_t *w, const char *const *args,
     return 0;
 }
 
-/* Wait for the server's exit (after a signal) and its status; -1 past
- * the default grace and then some. */
-static int watched_wait(watched_t *w)
+/* Wait for the server's exit (after a signal) and its status; -1 when it
+ * has not exited within timeout_ms (it is killed then). */
+static int watched_wait(watched_t *w, int timeout_ms)
 {
     atomic_store(&w->stop, 1);
     pthread_join(w->reader, NULL);
-    return ts_cli_wait(&w->p, 12000); /* the default grace is 10 s */
+    return ts_cli_wait(&w->p, timeout_ms);
+}
+
+/* What each of pid's threads is blocked in (/proc's wchan), for the note
+ * on a server that does not stop. */
+static void note_blocked_in(pid_t pid)
+{
+    char path[64], wchan[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%.16s/wchan", (int)pid,
+                 e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f && fgets(wchan, sizeof(wchan), f))
+            ts_note("thread %s is blocked in %s", e->d_name, wchan);
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+}
+
+/* SIGTERM, then the exit status.  A server still running well past the
+ * grace period is a failure; the note says where its threads are and
+ * whether a second SIGTERM stops it (the first was lost) or not (the
+ * stop itself hangs). */
+#define STOP_WAIT_MS 12000 /* the default grace is 10 s */
+
+/* Whether pid exits within timeout_ms; it is left to be reaped. */
+static int exits_within(pid_t pid, int timeout_ms)
+{
+    long long deadline = ts_now_ms() + timeout_ms;
+    for (;;) {
+        siginfo_t info = {0};
+        if (waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+            info.si_pid == pid)
+            return 1;
+        if (ts_now_ms() >= deadline)
+            return 0;
+        ts_sleep_ms(20);
+    }
 }
 
 static int watched_stop(watched_t *w)
 {
     kill(w->p.pid, SIGTERM);
-    return watched_wait(w);
+    if (exits_within(w->p.pid, STOP_WAIT_MS))
+        return watched_wait(w, 0);
+    note_blocked_in(w->p.pid);
+    kill(w->p.pid, SIGTERM);
+    int status = watched_wait(w, 3000);
+    ts_note("still running %d s after SIGTERM; a second SIGTERM %s",
+            STOP_WAIT_MS / 1000,
+            status >= 0 ? "stopped it" : "did not stop it either");
+    return -1;
 }
 
 /* ---- One conversation ----------------------------------------------------
@@ -589,7 +642,7 @@ static void sigterm_case(const char *const *args, const char *name)
     kill(w.p.pid, SIGTERM);
     atomic_store(&l.term_at, ts_now_ms()); /* after: a straddler began
                                                before the signal */
-    int status = watched_wait(&w);
+    int status = watched_wait(&w, STOP_WAIT_MS);
     for (int i = 0; i < started; i++)
         pthread_join(clients[i], NULL);
     ts_note("%d served (%d of them across SIGTERM), %d refused, %d lost",
@@ -632,7 +685,7 @@ static void refused_during_grace_case(const char *const *args, const char *name)
     if (!CHECK(n > 0 && strstr(poem, POEM_LAST_LINE) != NULL))
         ts_note("the poem in flight was cut: \"%s\"", poem);
     close(reciting);
-    CHECK(watched_wait(&w) == 0);
+    CHECK(watched_wait(&w, STOP_WAIT_MS) == 0);
 }
 
 static void test_refused_during_grace(void)

@@ -24,7 +24,8 @@
 typedef struct fork_state {
     pid_t *pids; /* live children, max_children slots */
     int count;
-    int notify_r, notify_w; /* children write one byte here as they exit */
+    int notify_r, notify_w;  /* children write one byte here as they exit */
+    long long next_sweep_ms; /* when reap_due next looks at every child */
 } fork_state_t;
 
 static int fork_open(ss_server_t *srv)
@@ -182,14 +183,32 @@ static int fork_wake_fd(ss_server_t *srv)
     return ((fork_state_t *)srv->mode_state)->notify_r;
 }
 
+/* The loop's housekeeping, each pass: the announced children at once,
+ * the silent ones (killed by a signal) every SWEEP_MS.  Sweeping every
+ * pass cost a waitpid per live child per connection. */
+static void reap_due(fork_state_t *st)
+{
+    long long now = ss__now_ms();
+    if (now < st->next_sweep_ms) {
+        reap_announced(st);
+        return;
+    }
+    reap_children(st);
+    st->next_sweep_ms = now + SWEEP_MS;
+}
+
 static void fork_service(ss_server_t *srv)
 {
-    reap_children(srv->mode_state);
+    reap_due(srv->mode_state);
 }
 
 static int fork_service_due_ms(ss_server_t *srv)
 {
-    return ((fork_state_t *)srv->mode_state)->count > 0 ? SWEEP_MS : -1;
+    fork_state_t *st = srv->mode_state;
+    if (st->count == 0)
+        return -1;
+    long long left = st->next_sweep_ms - ss__now_ms();
+    return left <= 0 ? 0 : left < SWEEP_MS ? (int)left : SWEEP_MS;
 }
 
 /* Kill what still runs after the cancel.  A pid still ours (waitpid says

@@ -736,6 +736,30 @@ static void test_fork_reaps_promptly(void)
     ts_stop(&ts);
 }
 
+/* A child killed by a signal announces nothing: the periodic sweep reaps
+ * it, while the server sits idle, within about a second. */
+static int die_by_signal(ss_request_t *req)
+{
+    (void)req;
+    raise(SIGKILL);
+    return 0;
+}
+
+static void test_fork_sweeps_killed_child(void)
+{
+    static const ss_handler_t dies = {.name = "dies", .handle = die_by_signal};
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "fork", &dies);
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    int fd = ts_connect(ts.address, 0);
+    char buf[64];
+    CU_ASSERT_EQUAL(ts_read_all(fd, buf, sizeof(buf), 2000), 0);
+    close(fd);
+    CU_ASSERT_EQUAL(ts_wait_no_children(2500), 0);
+    ts_stop(&ts);
+}
+
 /* handle_request(srv, 0) serves a connection that is already queued. */
 static void test_handle_request_zero_timeout(void)
 {
@@ -908,6 +932,8 @@ void register_server_tests(void)
                 test_shutdown_at_thread_cap);
     CU_add_test(s, "fork: a finished child is reaped at once",
                 test_fork_reaps_promptly);
+    CU_add_test(s, "fork: a child killed by a signal is reaped by the sweep",
+                test_fork_sweeps_killed_child);
     CU_add_test(s, "handle_request(0) serves what is queued",
                 test_handle_request_zero_timeout);
     CU_add_test(s, "stale-socket probe never blocks on a live server",

@@ -30,14 +30,17 @@ struct ss_coro {
     ss_coro_ctx_t *caller; /* where to switch when it yields */
     ss_coro_fn fn;
     void *arg;
-    void *stack; /* mapping: guard page, then the stack */
+    void *stack; /* the stack's lowest byte: a guard page is below it, and
+                    this struct above its top, in the same mapping */
     size_t stack_size;
     int done;
     void *tsan_fiber, *tsan_caller; /* ThreadSanitizer builds only */
 };
 
-/* A coroutine that will run fn(coro) on a stack of stack_size bytes (a
- * guard page is added below): NULL when the stack cannot be mapped. */
+/* A coroutine that will run fn(coro) on a stack of at least stack_size
+ * bytes (a guard page is added below): NULL when the stack cannot be
+ * mapped.  Each is one mapping, split in two by its guard page, so a
+ * process holds at most about vm.max_map_count / 2 of them. */
 ss_coro_t *ss__coro_new(size_t stack_size, ss_coro_fn fn, void *arg);
 void ss__coro_free(ss_coro_t *coro);
 

@@ -7,6 +7,7 @@
 #include "event.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -30,25 +31,60 @@ static int event_poll_wait(ss_server_t *srv, struct pollfd *pfd, unsigned n,
 
 /* ---- The mode ---------------------------------------------------------- */
 
-/* Ten thousand connections need ten thousand descriptors: take the hard
- * limit, and say so when the soft one was lower. */
-static void raise_descriptor_limit(void)
+/* Descriptors kept for the listeners, the loop's pipes, logs and files a
+ * handler opens, beyond one a connection. */
+#define FD_RESERVE 64
+
+/* The most descriptors the system lets one process have (fs.nr_open);
+ * 0 when it does not say. */
+static rlim_t system_descriptor_max(void)
+{
+    FILE *f = fopen("/proc/sys/fs/nr_open", "r");
+    unsigned long max = 0;
+    if (f && fscanf(f, "%lu", &max) != 1)
+        max = 0;
+    if (f)
+        fclose(f);
+    return (rlim_t)max;
+}
+
+/* A hundred thousand connections need a hundred thousand descriptors:
+ * one a connection under --max-conns (and a reserve), else all there
+ * are.  The soft limit goes up to the hard one; a privileged process
+ * (root) raises the hard limit too, up to fs.nr_open.  A limit lower than
+ * --max-conns asked for is a warning that says what to do. */
+static void raise_descriptor_limit(const ss_server_t *srv)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == rl.rlim_max)
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
         return;
-    rlim_t was = rl.rlim_cur;
-    rl.rlim_cur = rl.rlim_max;
-    if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+    rlim_t was = rl.rlim_cur, system_max = system_descriptor_max();
+    rlim_t want = srv->cfg.max_conns > 0
+                      ? (rlim_t)srv->cfg.max_conns + FD_RESERVE
+                      : (system_max > rl.rlim_max ? system_max : rl.rlim_max);
+    if (system_max && want > system_max)
+        want = system_max;
+    if (want <= was)
+        return;
+    struct rlimit more = {want, want > rl.rlim_max ? want : rl.rlim_max};
+    if (setrlimit(RLIMIT_NOFILE, &more) == 0)
+        rl = more;
+    else if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            rl.rlim_cur = was;
+    }
+    if (rl.rlim_cur > was)
         ss_log(SS_LOG_INFO,
-               "event mode: descriptor limit raised from %lu to "
-               "%lu",
-               (unsigned long)was, (unsigned long)rl.rlim_max);
-    else
+               "event mode: descriptor limit raised from %lu to %lu",
+               (unsigned long)was, (unsigned long)rl.rlim_cur);
+    if (srv->cfg.max_conns > 0 && rl.rlim_cur < want)
         ss_log(SS_LOG_WARN,
-               "event mode: descriptor limit stays at %lu "
-               "(setrlimit: %s)",
-               (unsigned long)was, strerror(errno));
+               "event mode: %d connections need %lu descriptors, but the "
+               "limit is %lu: raise the hard limit (ulimit -Hn, systemd's "
+               "LimitNOFILE=) or run as root",
+               srv->cfg.max_conns, (unsigned long)want,
+               (unsigned long)rl.rlim_cur);
 }
 
 static int event_open(ss_server_t *srv)
@@ -68,7 +104,7 @@ static int event_open(ss_server_t *srv)
     st->pstate = poller->create();
     if (!st->pstate)
         return errno ? -errno : -ENOMEM;
-    raise_descriptor_limit();
+    raise_descriptor_limit(srv);
     return 0;
 }
 

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -304,6 +305,49 @@ static void test_holds_many_idle_connections(void)
     ts_stop(&ts);
 }
 
+/* The CLI in event mode, started by a shell that set its descriptor
+ * limits first; 0 when it served a client and SIGTERM stopped it cleanly
+ * (its standard error is then in p->errtext). */
+static int run_with_limits(int soft, int hard, const char *max_conns,
+                           cli_proc_t *p)
+{
+    char script[128];
+    snprintf(script, sizeof(script),
+             "ulimit -Sn %d && ulimit -Hn %d && exec \"$0\" \"$@\"", soft,
+             hard);
+    const char *args[] = {"-c",          script,     ts_cli_path(),
+                          "--mode",      "event",    "--max-conns",
+                          max_conns,     "--listen", "127.0.0.1:0",
+                          "--log-level", "info",     NULL};
+    if (ts_proc_start(p, "/bin/sh", args, 1) < 0)
+        return -1;
+    int fd = ts_connect(p->address, 0); /* it serves, whatever the limit */
+    char buf[128];
+    ssize_t n = fd >= 0 ? ts_read_until(fd, buf, sizeof(buf), "\n", 3000) : -1;
+    if (fd >= 0)
+        close(fd);
+    kill(p->pid, SIGTERM);
+    int status = ts_cli_wait(p, 12000);
+    return n > 0 && status == 0 ? 0 : -1;
+}
+
+/* The event mode raises its descriptor limit to what --max-conns needs
+ * (and 64 more), and says clearly when the hard limit is lower. */
+static void test_descriptor_limit(void)
+{
+    cli_proc_t p;
+    CHECK(run_with_limits(1000, 3000, "1500", &p) == 0);
+    if (!CHECK(strstr(p.errtext, "raised from 1000 to 1564") &&
+               !strstr(p.errtext, "warn")))
+        ts_note("standard error: %s", p.errtext);
+    CHECK(run_with_limits(1000, 2000, "100000", &p) == 0);
+    if (!CHECK(strstr(p.errtext, "raised from 1000 to 2000") &&
+               strstr(p.errtext, "100000 connections need 100064 "
+                                 "descriptors, but the limit is 2000") &&
+               strstr(p.errtext, "LimitNOFILE=")))
+        ts_note("standard error: %s", p.errtext);
+}
+
 void register_event_tests(void)
 {
     CU_pSuite s = ts_suite("event");
@@ -320,4 +364,6 @@ void register_event_tests(void)
                 test_stacks_released);
     CU_add_test(s, "2,000 idle connections held from one thread",
                 test_holds_many_idle_connections);
+    CU_add_test(s, "the descriptor limit: raised for --max-conns, or a warning",
+                test_descriptor_limit);
 }

@@ -191,11 +191,57 @@ static void close_fd(ss_request_t *req)
     req->fd = -1;
 }
 
-/* Close like nginx and Apache: send FIN, then read and discard what the
- * peer still sends for a short, bounded time.  Closing with unread data
- * makes the kernel send RST, which can destroy the reply we just sent
- * before the client has read it. */
-static void close_gracefully(ss_request_t *req)
+/* Whether closing now needs the lingering close below, or a plain
+ * close(2) will do.  close() on a socket whose receive queue holds unread
+ * bytes sends RST instead of FIN, and an RST throws away what of our reply
+ * is still in flight: unsent in our queue, lost and owed a retransmission,
+ * or (on some stacks) received but unread.  So, in this order:
+ *
+ *   a read met the peer's end of file     plain: nothing can follow it
+ *   read-ahead the handler never took     linger: the client sent more
+ *                                         than was used (pipelining, a
+ *                                         skipped body); more may follow
+ *   a non-blocking peek finds bytes       linger: close would reset now
+ *   ... finds end of file, or an error    plain (a reset: nothing to save)
+ *   ... finds nothing                     plain, except on a Unix socket
+ *                                         whose handler never read
+ *
+ * Why "nothing" is safe: with no unread input close() sends FIN, queued
+ * behind every byte of the reply.  A well-behaved client either sent its
+ * request and waits for the reply (the handler read it: nothing more is
+ * coming), or, when the server speaks first, sends nothing or sends before
+ * it reads; bytes that still cross our close then meet a socket that has
+ * sent reply and FIN in order, and TCP delivers both before the RST those
+ * bytes draw.  A Unix socket has no such order (a send after our close
+ * fails with EPIPE, one that crosses it ends the client's read in
+ * ECONNRESET), so there a handler that never read still lingers.  The
+ * residual case, as with nginx: a TCP client that sends after our close
+ * while a reply segment is lost and owed a retransmission, or whose bytes
+ * land between the peek and the close; the README says so.
+ *
+ * Skipping the linger saves a shutdown(2) and a recv(2) per connection,
+ * and a wait for the client's FIN that holds a thread (in sync mode the
+ * whole server) for up to SS_LINGER_MS. */
+static int needs_linger(ss_request_t *req)
+{
+    if (req->seen & SS_SEEN_EOF)
+        return 0;
+    if (req->in_off < req->in_len)
+        return 1;
+    char c;
+    ssize_t n;
+    do
+        n = recv(req->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+        return n > 0;
+    return !(req->seen & SS_SEEN_INPUT) && req->peer.ss_family == AF_UNIX;
+}
+
+/* The lingering close, as nginx and Apache do it: send FIN, then read and
+ * discard what the peer still sends for a short, bounded time, so the
+ * close finds nothing unread and sends no RST. */
+static void close_lingering(ss_request_t *req)
 {
     if (shutdown(req->fd, SHUT_WR) == 0) {
         long long deadline = ss__now_ms() + SS_LINGER_MS;
@@ -214,6 +260,19 @@ static void close_gracefully(ss_request_t *req)
                 break;
         }
     }
+    close_fd(req);
+}
+
+/* A forked child's close() is not the last while its parent still holds
+ * the descriptor: FIN goes now, by shutdown, ahead of anything late. */
+static void close_gracefully(ss_request_t *req)
+{
+    if (needs_linger(req)) {
+        close_lingering(req);
+        return;
+    }
+    if (req->fd_shared)
+        shutdown(req->fd, SHUT_WR);
     close_fd(req);
 }
 

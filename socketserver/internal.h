@@ -189,7 +189,6 @@ struct ss_request {
     /* What reads on fd met, for the close to decide whether to linger:
      * SS_SEEN_INPUT (bytes), SS_SEEN_EOF (the peer's end of file). */
     unsigned seen;
-    int fd_shared; /* another process may hold fd: close() may not end it */
 };
 #define SS_SEEN_INPUT 1u
 #define SS_SEEN_EOF 2u

@@ -135,7 +135,6 @@ static void run_child(ss_server_t *srv, fork_state_t *st, ss_request_t *req)
     if (!srv->cfg.datagram)
         ss__close_listeners(srv); /* the listeners belong to the parent */
     close(st->notify_r);
-    req->fd_shared = 1; /* the parent closes its copy when it gets to it */
     ss__request_run(req);
     ss__request_free(req);
     fflush(NULL);

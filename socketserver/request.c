@@ -191,51 +191,55 @@ static void close_fd(ss_request_t *req)
     req->fd = -1;
 }
 
-/* Whether closing now needs the lingering close below, or a plain
- * close(2) will do.  close() on a socket whose receive queue holds unread
- * bytes sends RST instead of FIN, and an RST throws away what of our reply
- * is still in flight: unsent in our queue, lost and owed a retransmission,
- * or (on some stacks) received but unread.  So, in this order:
+/* How to close: LINGER (below), or a plain close(2), sending FIN first
+ * by shutdown(2) when the peer may still send (SHUT_FIRST).  close() on a
+ * socket whose receive queue holds unread bytes sends RST instead of FIN,
+ * and an RST throws away what of our reply is still in flight: unsent in
+ * our queue, lost and owed a retransmission, or (on some stacks) received
+ * but unread.  So, in this order:
  *
- *   a read met the peer's end of file     plain: nothing can follow it
- *   read-ahead the handler never took     linger: the client sent more
- *                                         than was used (pipelining, a
- *                                         skipped body); more may follow
- *   a non-blocking peek finds bytes       linger: close would reset now
- *   ... finds end of file, or an error    plain (a reset: nothing to save)
- *   ... finds nothing                     plain, except on a Unix socket
- *                                         whose handler never read
+ *   a read met the peer's end of file    close: nothing can follow it
+ *   read-ahead the handler never took    linger: the client sent more
+ *                                        than was used (pipelining, a
+ *                                        skipped body); more may follow
+ *   a non-blocking peek finds bytes      linger: close would reset now
+ *   ... finds end of file, or an error   close (a reset: nothing to save)
+ *   ... finds nothing                    shutdown, close; on a Unix socket
+ *                                        whose handler never read, linger
  *
- * Why "nothing" is safe: with no unread input close() sends FIN, queued
- * behind every byte of the reply.  A well-behaved client either sent its
- * request and waits for the reply (the handler read it: nothing more is
- * coming), or, when the server speaks first, sends nothing or sends before
- * it reads; bytes that still cross our close then meet a socket that has
- * sent reply and FIN in order, and TCP delivers both before the RST those
- * bytes draw.  A Unix socket has no such order (a send after our close
- * fails with EPIPE, one that crosses it ends the client's read in
- * ECONNRESET), so there a handler that never read still lingers.  The
- * residual case, as with nginx: a TCP client that sends after our close
- * while a reply segment is lost and owed a retransmission, or whose bytes
- * land between the peek and the close; the README says so.
+ * Why "nothing" needs no drain: shutdown queues our FIN behind every byte
+ * of the reply before anything can go wrong, and close then finds no
+ * unread input.  Bytes a client still sends (it spoke while we replied
+ * without reading, or pipelined) meet a socket that has sent reply and
+ * FIN in order, and draw an RST only after them, so the client reads the
+ * whole reply and an end of file.  Without the shutdown, bytes landing
+ * between the peek and the close would make close itself send RST and
+ * no FIN (the hostile suite's thankyou case sees it under load).  A Unix
+ * socket has no such order: a send after our close fails with EPIPE.
+ * The residual case, as with nginx: a TCP client that sends after we
+ * closed while a reply segment is lost and owed a retransmission.
  *
- * Skipping the linger saves a shutdown(2) and a recv(2) per connection,
- * and a wait for the client's FIN that holds a thread (in sync mode the
- * whole server) for up to SS_LINGER_MS. */
-static int needs_linger(ss_request_t *req)
+ * Against the old linger for every connection this saves the wait for
+ * the client's FIN, which held a thread (in sync mode the whole server)
+ * for up to SS_LINGER_MS, and the poller calls of that wait. */
+enum { CLOSE_NOW, SHUT_FIRST, LINGER };
+
+static int close_kind(ss_request_t *req)
 {
     if (req->seen & SS_SEEN_EOF)
-        return 0;
+        return CLOSE_NOW;
     if (req->in_off < req->in_len)
-        return 1;
+        return LINGER;
     char c;
     ssize_t n;
     do
         n = recv(req->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
     if (n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
-        return n > 0;
-    return !(req->seen & SS_SEEN_INPUT) && req->peer.ss_family == AF_UNIX;
+        return n > 0 ? LINGER : CLOSE_NOW;
+    if (!(req->seen & SS_SEEN_INPUT) && req->peer.ss_family == AF_UNIX)
+        return LINGER;
+    return SHUT_FIRST;
 }
 
 /* The lingering close, as nginx and Apache do it: send FIN, then read and
@@ -263,15 +267,14 @@ static void close_lingering(ss_request_t *req)
     close_fd(req);
 }
 
-/* A forked child's close() is not the last while its parent still holds
- * the descriptor: FIN goes now, by shutdown, ahead of anything late. */
 static void close_gracefully(ss_request_t *req)
 {
-    if (needs_linger(req)) {
+    int kind = close_kind(req);
+    if (kind == LINGER) {
         close_lingering(req);
         return;
     }
-    if (req->fd_shared)
+    if (kind == SHUT_FIRST)
         shutdown(req->fd, SHUT_WR);
     close_fd(req);
 }

@@ -17,6 +17,9 @@
  *       a port free on 127.0.0.1 right now (for servers that need one).
  *   loadgen pss PID
  *       the proportional set size of PID and its descendants, in KiB.
+ *   loadgen cpu PID
+ *       the CPU time of PID's tree so far (as -p counts it), in us: read
+ *       before and after a run that is not loadgen's own (wrk's).
  *
  * -d bounds every run in time (default 3 s; hold: how long to keep the
  * connections after they are set up), -t bounds each operation (default
@@ -82,7 +85,7 @@ static void usage(void)
             " [-t SEC] [-p PID]\n"
             "       loadgen hold ADDR -c N [-d SEC] [-g] [-p PID]\n"
             "       loadgen freeport\n"
-            "       loadgen pss PID\n"
+            "       loadgen pss PID | cpu PID\n"
             "ADDR is 127.x.x.x:PORT or [::1]:PORT\n");
     exit(2);
 }
@@ -839,6 +842,10 @@ int main(int argc, char **argv)
     run_t r = {0};
     if (argc == 2 && strcmp(argv[1], "freeport") == 0)
         return free_port();
+    if (argc == 3 && strcmp(argv[1], "cpu") == 0) {
+        printf("%.0f\n", tree_cpu_us(atol(argv[2])));
+        return 0;
+    }
     if (argc == 3 && strcmp(argv[1], "pss") == 0) {
         size_t procs;
         printf("%ld\n", tree_pss_kib(atol(argv[2]), &procs));

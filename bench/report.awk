@@ -17,7 +17,7 @@
 # memory or CPU).  Plain POSIX awk (mawk is Debian's default).
 
 BEGIN {
-    nw = split("conn echo poetry idle1000 idle10000 http cpu", wl, " ")
+    nw = split("conn echo poetry idle1000 idle10000 http cpu cpu_echo cpu_http sys_conn sys_echo sys_http", wl, " ")
     title["conn"] = "1. Connection rate: thankyou, 32 concurrent clients"
     title["echo"] = "2. Request/response: 64-byte echo on 32 persistent connections (redis: PING)"
     title["poetry"] = "3. Slow clients: the poem to 200 clients at once, total time"
@@ -25,13 +25,23 @@ BEGIN {
     title["idle10000"] = "4b. Idle connections, 10,000 held: server memory (PSS) per connection"
     title["http"] = "5. HTTP: a 500-byte file under wrk, 32 keep-alive connections"
     title["cpu"] = "6. Server CPU time (user + system, every process) per connection, workload 1"
+    title["cpu_echo"] = "6b. Server CPU time per echo round trip (redis: PING), workload 2"
+    title["cpu_http"] = "6c. Server CPU time per HTTP request, workload 5"
+    title["sys_conn"] = "7a. System calls per connection (thankyou), counted by strace -c -f"
+    title["sys_echo"] = "7b. System calls per echo round trip (redis: PING), counted by strace -c -f"
+    title["sys_http"] = "7c. System calls per HTTP request, counted by strace -c -f"
     short["conn"] = "conn/s"; short["echo"] = "echo req/s"
     short["poetry"] = "slow clients s"; short["idle1000"] = "idle 1k KiB/conn"
     short["idle10000"] = "idle 10k KiB/conn"; short["http"] = "HTTP req/s"
     short["cpu"] = "CPU us/conn"
+    short["cpu_echo"] = "CPU us/echo"; short["cpu_http"] = "CPU us/HTTP req"
+    short["sys_conn"] = "syscalls/conn"; short["sys_echo"] = "syscalls/echo"
+    short["sys_http"] = "syscalls/HTTP req"
     unit["conn"] = "conn/s"; unit["echo"] = "req/s"; unit["poetry"] = "s"
     unit["idle1000"] = "KiB/conn"; unit["idle10000"] = "KiB/conn"
     unit["http"] = "req/s"; unit["cpu"] = "us/conn"
+    unit["cpu_echo"] = unit["cpu_http"] = "us/req"
+    unit["sys_conn"] = "syscalls/conn"; unit["sys_echo"] = unit["sys_http"] = "syscalls/req"
     higher["conn"] = higher["echo"] = higher["http"] = 1
     ns = 0
 }
@@ -70,7 +80,9 @@ END {
     targets()
     csv()
     for (i = 1; i <= nw; i++)
-        svg(wl[i])
+        if (wl[i] !~ /^(cpu_|sys_)/)
+            svg(wl[i])
+    svg_syscalls()
 }
 
 # ---- Numbers ---------------------------------------------------------------
@@ -123,7 +135,7 @@ function commas(n,    s, r) {
 function fmt(w, v) {
     if (v == "") return ""
     if (w == "conn" || w == "echo" || w == "http") return commas(v)
-    if (w == "poetry") return sprintf("%.2f", v)
+    if (w == "poetry" || w ~ /^sys_/) return sprintf("%.2f", v)
     return sprintf("%.1f", v)
 }
 
@@ -179,10 +191,11 @@ function summary(    j, i, s, line, sep) {
 function detail(w,    j, s, k, r) {
     printf "### %s\n\n", title[w]
     printf "Best peer: %s.  ", (w in best) ? best_name(w) " (" fmt(w, value[best[w]]) " " unit[w] ")" : "none ran"
-    printf "%s is better.  Chart: `%s.svg`.", higher[w] ? "Higher" : "Lower", w
+    printf "%s is better.  Chart: %s.", higher[w] ? "Higher" : "Lower",
+        w ~ /^sys_/ ? "`syscalls.svg`" : w ~ /^cpu_/ ? "none" : "`" w ".svg`"
     if (w ~ /^idle/) printf "  Latency here: from connect to the server's greeting, %s connections opened 256 at a time.", substr(w, 5)
     printf "\n\n"
-    if (w == "cpu")
+    if (w ~ /^(cpu|sys_)/)
         print "| server | " unit[w] " | vs best peer | errors | note |\n|---|---:|---:|---:|---|"
     else
         print "| server | " unit[w] " | vs best peer | p50 ms | p99 ms | p99.9 ms | errors | note |\n|---|---:|---:|---:|---:|---:|---:|---|"
@@ -190,7 +203,7 @@ function detail(w,    j, s, k, r) {
         s = order[j]; k = w SUBSEP s
         if (!(k in have)) continue
         r = fmt_ratio(ratio(w, k))
-        if (w == "cpu")
+        if (w ~ /^(cpu|sys_)/)
             printf "| %s | %s | %s | %s | %s |\n", s, cell(w, s, 0), r, errs[k], full_note(k)
         else
             printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", s, cell(w, s, 0), r,
@@ -262,6 +275,18 @@ function targets() {
     target_idle("idle1000")
     target_idle("idle10000")
     print ""
+    print "### Targets (issue 13), measured in this run\n"
+    target_fewer("sys_conn", "event", "nginx")
+    target_fewer("sys_echo", "event", "redis")
+    print ""
+}
+
+# Fewer is the goal: ours (a row) against a peer, side by side.
+function target_fewer(w, ours, peer,    a, b) {
+    a = ok_value(w, ours); b = ok_value(w, peer)
+    if (a == "" || b == "") { printf "- %s: %s vs %s: not measured\n", short[w], ours, peer; return }
+    printf "- %s: %s %s vs %s %s (target ≤): %s\n", short[w], ours, fmt(w, a), peer, fmt(w, b),
+        a <= b ? "met" : "NOT met"
 }
 
 # ---- CSV -------------------------------------------------------------------
@@ -325,6 +350,44 @@ function svg(w,    f, j, s, k, n, max, y, len, color, label, hgt) {
             printf "<text x=\"%.1f\" y=\"%d\">%s</text>\n", 176 + len, y + 15, xml(label) > f
         }
         y += 24
+    }
+    print "</svg>" > f
+    close(f)
+}
+
+# The one chart of workload 7: per server, a bar for each of the three
+# counts (connection, echo round trip, HTTP request) on one scale.
+function svg_syscalls(    f, j, s, g, k, n, max, y, len, hgt, ws, colors, label) {
+    split("sys_conn sys_echo sys_http", ws, " ")
+    split("#3b6fb6 #e0892f #4f9a5a", colors, " ")
+    if (!("sys_conn" in used) && !("sys_echo" in used) && !("sys_http" in used)) return
+    f = out "/syscalls.svg"; n = 0; max = 0
+    for (j = 1; j <= ns; j++)
+        for (g = 1; g <= 3; g++) {
+            k = ws[g] SUBSEP order[j]
+            if (!(k in have) || value[k] == "") continue
+            n++
+            if (value[k] + 0 > max) max = value[k] + 0
+        }
+    hgt = 70 + 22 * n + 8 * ns
+    printf "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"900\" height=\"%d\" font-family=\"sans-serif\" font-size=\"13\">\n", hgt > f
+    printf "<rect width=\"900\" height=\"%d\" fill=\"white\"/>\n", hgt > f
+    printf "<text x=\"10\" y=\"22\" font-size=\"15\" font-weight=\"bold\">7. System calls per operation (strace -c -f), fewer is better</text>\n" > f
+    printf "<text x=\"10\" y=\"42\" fill=\"#555\">blue: per connection (thankyou); orange: per echo round trip; green: per HTTP request; %s</text>\n",
+        xml(machine["date"]) > f
+    y = 56
+    for (j = 1; j <= ns; j++) {
+        s = order[j]; label = 0
+        for (g = 1; g <= 3; g++) {
+            k = ws[g] SUBSEP s
+            if (!(k in have) || value[k] == "") continue
+            if (!label++) printf "<text x=\"160\" y=\"%d\" text-anchor=\"end\">%s</text>\n", y + 15, xml(s) > f
+            len = 560 * (value[k] + 0) / max
+            printf "<rect x=\"170\" y=\"%d\" width=\"%.1f\" height=\"18\" fill=\"%s\"/>\n", y + 2, len < 1 ? 1 : len, colors[g] > f
+            printf "<text x=\"%.1f\" y=\"%d\">%s%s</text>\n", 176 + len, y + 15, fmt(ws[g], value[k]), status[k] == "err" ? " ⚠" : "" > f
+            y += 22
+        }
+        if (label) y += 8
     }
     print "</svg>" > f
     close(f)

@@ -12,7 +12,10 @@
 #              server's processes gained, per connection
 #   http    5  a small file over HTTP/1.1 keep-alive, under wrk
 #   cpu     6  server CPU time (user + system, every process, reaped
-#              children too) per connection, measured around workload 1
+#              children too) per connection, measured around workload 1;
+#              per round trip and per request around workloads 2 and 5
+#   sys_*   7  system calls per connection, echo round trip and HTTP
+#              request, counted in a separate pass (count_syscalls.sh)
 #
 # Progress goes to standard error; the results to $BUILD/bench/:
 # results.md (also printed), results.csv, results.tsv and one SVG chart
@@ -327,7 +330,7 @@ w_echo() {
     local name=$1 kind=$2 ping="" r status=ok note="" stalled
     [ "$kind" = redis ] && ping=-P
     r=$(bounded $((secs + 30)) "$loadgen" rr "$SRV_ADDR" -c $clients \
-        -d "$secs" -s $msg_bytes $ping)
+        -d "$secs" -s $msg_bytes $ping -p "$SRV_PID")
     [ -z "$r" ] && r="errors=1 stalled=$clients"
     stalled=$(field stalled "$r")
     if [ "$(field errors "$r")" != 0 ] || [ "$stalled" != 0 ]; then
@@ -336,6 +339,8 @@ w_echo() {
     fi
     record echo "$name" "$kind" $status "$(field rate "$r")" req/s \
         "$(common_fields "$r")" "$note"
+    record cpu_echo "$name" "$kind" $status "$(field cpu_us_per_op "$r")" \
+        us/req "" "" "" "$(field errors "$r")" "$note"
     log "  $name: $(field rate "$r") req/s, errors $(field errors "$r"), stalled $stalled"
 }
 
@@ -420,8 +425,9 @@ idle_skip_reason() {
 # received nothing yet (a socket just reconnected is not stalled).
 w_http() {
     local name=$1 kind=$2 opts=$3 r status=ok note="" path=/small.txt
-    local stalled="" wrk_pid
+    local stalled="" wrk_pid cpu0
     [ "$kind:$opts" = nginx:return ] && path=/return
+    cpu0=$("$loadgen" cpu "$SRV_PID")
     bounded $((secs + 30)) wrk -t1 -c$clients -d"${secs}s" --timeout 2s \
         -s bench/wrk_report.lua "http://$SRV_ADDR$path" >"$work/wrk.out" 2>&1 &
     wrk_pid=$!
@@ -432,6 +438,7 @@ w_http() {
                  if (substr($0, RSTART + 8, RLENGTH - 8) + 0 >= 500) n++ }
              END { print n + 0 }')
     wait "$wrk_pid"
+    cpu0=$(($("$loadgen" cpu "$SRV_PID") - cpu0))
     r=$(grep '^mode=http' "$work/wrk.out")
     [ -z "$r" ] && r="errors=1"
     if [ "$(field errors "$r")" != 0 ]; then
@@ -444,6 +451,9 @@ w_http() {
     fi
     record http "$name" "$kind" $status "$(field rate "$r")" req/s \
         "$(common_fields "$r")" "$note"
+    record cpu_http "$name" "$kind" $status "$(awk -v c="$cpu0" \
+        -v n="$(field ok "$r")" 'BEGIN{if (n > 0) printf "%.2f", c / n}')" \
+        us/req "" "" "" "$(field errors "$r")" "$note"
     log "  $name: $(field rate "$r") req/s, errors $(field errors "$r"), stalled ${stalled:-?}"
 }
 
@@ -561,11 +571,14 @@ main() {
            ROUND=1 ;;
         esac
     done
+    count_syscalls_all # bench/count_syscalls.sh
     log "== done in $((SECONDS - start)) s"
     awk -F'\t' -v out="$out" -v elapsed=$((SECONDS - start)) \
         -f bench/report.awk "$out/machine.tsv" "$tsv" >"$out/results.md"
     cat "$out/results.md"
 }
 
+# shellcheck source=bench/count_syscalls.sh
+. bench/count_syscalls.sh
 trap 'stop_server; exit 130' INT TERM
 main

@@ -186,7 +186,12 @@ struct ss_request {
     const ss_waiter_t *waiter;
     void *waiter_data; /* the waiter's own (the event mode's task) */
     int counted;       /* hooks.took was called: hooks.finished is owed */
+    /* What reads on fd met, for the close to decide whether to linger:
+     * SS_SEEN_INPUT (bytes), SS_SEEN_EOF (the peer's end of file). */
+    unsigned seen;
 };
+#define SS_SEEN_INPUT 1u
+#define SS_SEEN_EOF 2u
 
 /* ---- Layer 0: util.c, log.c, error.c, addr.c ----------------------- */
 

@@ -39,6 +39,8 @@ ssize_t ss__fd_recv(ss_request_t *req, int fd, void *buf, size_t len,
     for (;;) {
         ssize_t n = recv(fd, buf, len, 0);
         if (n >= 0) {
+            if (fd == req->fd) /* what the close decides on */
+                req->seen |= n > 0 ? SS_SEEN_INPUT : SS_SEEN_EOF;
             made_progress(req);
             return n;
         }

@@ -10,6 +10,7 @@
 #define SUITES(X)                                                              \
     X(addr)                                                                    \
     X(request)                                                                 \
+    X(close)                                                                   \
     X(server)                                                                  \
     X(transports)                                                              \
     X(event)                                                                   \

@@ -159,6 +159,14 @@ void cli_print_list(void)
     printf("handlers (--handler):\n");
     for (size_t i = 0; handlers_at(i); i++)
         printf("  %-12s %s\n", handlers_at(i)->name, handlers_at(i)->summary);
+    printf("handlers' idle timeouts (when no --timeout is given):\n");
+    for (size_t i = 0; handlers_at(i); i++) {
+        int ms = handlers_at(i)->timeout_ms;
+        if (ms > 0)
+            printf("  %-12s %g s\n", handlers_at(i)->name, ms / 1000.0);
+        else
+            printf("  %-12s none\n", handlers_at(i)->name);
+    }
 }
 
 void cli_print_version(void)

@@ -128,11 +128,18 @@ static void announce(const cli_options_t *opts)
     for (int i = 0; i < ss_server_listener_count(server); i++)
         printf("listening on %s\n", ss_server_listener_address(server, i));
     fflush(stdout);
+    /* The timeout in force (the handler's unless --timeout was given),
+     * as the library resolved it. */
+    int timeout_ms = ss_server_config(server)->timeout_ms;
+    char timeout[64] = "no idle timeout";
+    if (timeout_ms > 0)
+        snprintf(timeout, sizeof(timeout), "idle timeout %g s",
+                 timeout_ms / 1000.0);
     for (int i = 0; i < ss_server_listener_count(server); i++)
-        ss_log(SS_LOG_INFO, "serving %s in %s mode on %s",
+        ss_log(SS_LOG_INFO, "serving %s in %s mode on %s, %s",
                opts->cfg.handler->name,
                ss_choice_name(SS_CHOICE_MODE, opts->cfg.mode),
-               ss_server_listener_address(server, i));
+               ss_server_listener_address(server, i), timeout);
 }
 
 /* systemd's readiness, once the server serves (with workers: once they

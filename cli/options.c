@@ -101,6 +101,16 @@ static int set_seconds(const cli_option_t *opt, void *field, const char *text)
     return 0;
 }
 
+/* --timeout 0 asks for none, which must differ from not asking (0, the
+ * handler's default). */
+static int set_timeout(const cli_option_t *opt, void *field, const char *text)
+{
+    int rc = set_seconds(opt, field, text);
+    if (rc == 0 && *(int *)field == 0)
+        *(int *)field = SS_TIMEOUT_NONE;
+    return rc;
+}
+
 static int set_text(const cli_option_t *opt, void *field, const char *text)
 {
     char why[256];
@@ -174,6 +184,8 @@ static int apply(cli_options_t *o, const cli_option_t *opt, const char *value)
         return set_whole(opt, field, value);
     case OPT_SECONDS:
         return set_seconds(opt, field, value);
+    case OPT_TIMEOUT:
+        return set_timeout(opt, field, value);
     case OPT_STRING:
     case OPT_ADDRESS:
         return set_text(opt, field, value);

@@ -115,8 +115,12 @@ const cli_option_t cli_table[] = {
     SECONDS("--grace", cfg.grace_ms,
             "on SIGINT/SIGTERM, time in-flight connections get to finish "
             "(default 10)"),
-    SECONDS("--timeout", cfg.timeout_ms,
-            "idle timeout of each read or write (default none)"),
+    {.name = "--timeout",
+     .meta = "SECONDS",
+     .type = OPT_TIMEOUT,
+     .offset = AT(cfg.timeout_ms, int),
+     .help = "idle timeout of each read or write; 0: none (default: the "
+             "handler's, see --list)"},
     SECONDS("--deadline", cfg.deadline_ms,
             "the longest a connection may live (default none)"),
     WHOLE("--backlog", "N", cfg.backlog, 1, INT_MAX,

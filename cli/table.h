@@ -17,6 +17,8 @@ typedef enum opt_type {
     OPT_INT,      /* a whole number lo..hi, in an int */
     OPT_SIZE,     /* a whole number lo..hi of `unit` bytes, in a size_t */
     OPT_SECONDS,  /* 0..86400 seconds, fractions too, as ms in an int */
+    OPT_TIMEOUT,  /* OPT_SECONDS whose 0 is stored as SS_TIMEOUT_NONE: the
+                     field's own 0 means "not given" (the handler's) */
     OPT_STRING,   /* any text (a path, a user name) */
     OPT_ADDRESS,  /* an address ss_address_check accepts */
     OPT_LISTEN,   /* OPT_ADDRESS, repeatable: the first replaces the

@@ -709,4 +709,5 @@ const ss_handler_t ss_handler_chat = {
     .handle = chat_handle,
     .open = chat_open,
     .close = chat_close,
+    .timeout_ms = 0, /* none: see handlers.h */
 };

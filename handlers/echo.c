@@ -28,4 +28,5 @@ const ss_handler_t ss_handler_echo = {
     .name = "echo",
     .summary = "sends back every byte until the client closes (seeds 000, 002)",
     .handle = echo_handle,
+    .timeout_ms = HANDLER_TIMEOUT_TALK_MS,
 };

@@ -175,4 +175,5 @@ const ss_handler_t ss_handler_forward = {
                "half-close included (seed 004)",
     .handle = forward_handle,
     .open = forward_open,
+    .timeout_ms = HANDLER_TIMEOUT_RELAY_MS,
 };

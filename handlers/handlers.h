@@ -13,6 +13,24 @@
 
 /* Options of the built-in handlers, given as the server's context (a NULL
  * context means every default).  The CLI fills them from its flags. */
+/* The handlers' default idle timeouts (ss_handler_t.timeout_ms), for a
+ * server whose configuration sets none (the CLI without --timeout): every
+ * wait for a client, to send or to take our bytes, is bounded unless a
+ * client may rightly stay quiet.  chat and logger have none: their only
+ * wait is for the client's next line, which may come hours later, and
+ * they never block on a send (the logger sends nothing; chat disconnects
+ * a reader 64 KiB behind). */
+#define HANDLER_TIMEOUT_TALK_MS                                                \
+    (300 * 1000) /* a person at a prompt, or a                                 \
+                    client taking a reply: the                                 \
+                    line bots, echo, poetry */
+#define HANDLER_TIMEOUT_HTTP_MS                                                \
+    (60 * 1000) /* nginx's client_header_timeout                               \
+                   and send_timeout */
+#define HANDLER_TIMEOUT_RELAY_MS                                               \
+    (600 * 1000) /* nginx stream's proxy_timeout:                              \
+                    a relayed session may idle */
+
 typedef struct handler_options {
     int delay_ms;       /* poetry: pause between lines; < 0: 500 */
     const char *poem;   /* poetry: a file to serve; NULL: the built-in poem */

@@ -5,8 +5,8 @@
  * directory URL without its trailing slash is redirected (301) to it.
  * Keep-alive is the default in HTTP/1.1 (Connection: close ends it) and
  * opt-in in HTTP/1.0; a connection idle between requests is closed after
- * HTTP_IDLE_MS (or the server's --timeout when shorter).  Every response
- * has a Content-Length; errors have a small HTML page.
+ * HTTP_IDLE_MS, 15 s (or the server's --timeout when shorter).  Every
+ * response has a Content-Length; errors have a small HTML page.
  *
  * No request reads outside the root: the path is percent-decoded exactly
  * once, ".." segments, NUL and backslash bytes are refused (400), and the
@@ -34,7 +34,16 @@
 
 #define HTTP_CHUNK 16384    /* file bytes per read and send */
 #define HTTP_HEAD_ROOM 1024 /* a response head, Location aside */
-#define HTTP_IDLE_MS 15000  /* keep-alive: wait this long for a request */
+/* How long a connection may wait for a request head (each piece of it
+ * restarts the wait), the first and each kept-alive one; the server's
+ * timeout when shorter.  nginx waits 60 s for a head and 75 s between
+ * requests, which costs it a few hundred bytes in its event loop; here,
+ * in the default thread mode (and in sync, fork and prethread), a waiting
+ * connection holds a thread or a process, so the wait is short, as
+ * Apache's 5 s is for the same reason.  Responses are sent under the
+ * server's timeout: the handler's 60 s, nginx's send_timeout, unless
+ * --timeout says otherwise. */
+#define HTTP_IDLE_MS 15000
 #define HTTP_LISTING_MAX (4 * 1024 * 1024) /* bytes of a listing page */
 #define HTTP_LISTING_ENTRIES 65536         /* names in a listing */
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
@@ -807,4 +816,5 @@ const ss_handler_t ss_handler_http = {
     .finish = http_finish,
     .open = http_open,
     .close = http_close,
+    .timeout_ms = HANDLER_TIMEOUT_HTTP_MS,
 };

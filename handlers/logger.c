@@ -173,4 +173,5 @@ const ss_handler_t ss_handler_logger = {
     .setup = logger_setup,
     .handle = logger_handle,
     .finish = logger_finish,
+    .timeout_ms = 0, /* none: see handlers.h */
 };

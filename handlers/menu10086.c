@@ -69,4 +69,5 @@ const ss_handler_t ss_handler_menu10086 = {
     .name = "menu10086",
     .summary = "the 10086 telephone menu bot, line by line (seed 003)",
     .handle = menu_handle,
+    .timeout_ms = HANDLER_TIMEOUT_TALK_MS,
 };

@@ -202,4 +202,5 @@ const ss_handler_t ss_handler_poetry = {
     .handle = poetry_handle,
     .open = poetry_open,
     .close = poetry_close,
+    .timeout_ms = HANDLER_TIMEOUT_TALK_MS,
 };

@@ -206,4 +206,5 @@ const ss_handler_t ss_handler_robot = {
                "(seed 003)",
     .handle = robot_handle,
     .open = robot_open,
+    .timeout_ms = HANDLER_TIMEOUT_TALK_MS,
 };

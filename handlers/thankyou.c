@@ -13,4 +13,5 @@ const ss_handler_t ss_handler_thankyou = {
     .name = "thankyou",
     .summary = "sends \"Thank you for connecting\" and closes (seed 001)",
     .handle = thankyou_handle,
+    .timeout_ms = HANDLER_TIMEOUT_TALK_MS,
 };

@@ -18,4 +18,5 @@ const ss_handler_t ss_handler_whoami = {
     .summary = "tells the client its address (and the balancer's, behind one), "
                "then closes",
     .handle = whoami_handle,
+    .timeout_ms = HANDLER_TIMEOUT_TALK_MS,
 };

@@ -35,6 +35,10 @@ static void apply_defaults(ss_config_t *cfg)
         cfg->max_threads = SS_DEFAULT_MAX_THREADS;
     if (cfg->grace_ms < 0)
         cfg->grace_ms = 0;
+    if (cfg->timeout_ms == 0) /* not set: the handler knows its clients */
+        cfg->timeout_ms = cfg->handler->timeout_ms;
+    if (cfg->timeout_ms < 0) /* SS_TIMEOUT_NONE; from here on 0 is none */
+        cfg->timeout_ms = 0;
     if (cfg->service_interval_ms <= 0)
         cfg->service_interval_ms = SS_DEFAULT_SERVICE_MS;
     if (cfg->max_conns > 0) { /* the modes with a cap of their own */

@@ -141,6 +141,9 @@ typedef struct ss_handler {
     void (*finish)(ss_request_t *req);
     int (*open)(ss_server_t *srv, char *err, size_t errlen);
     void (*close)(ss_server_t *srv);
+    int timeout_ms; /* the idle timeout its requests get when the config's
+                       timeout_ms is 0 (not set): how long its clients may
+                       rightly stay quiet, or not read.  0: none */
 } ss_handler_t;
 
 /* ---- Request functions (the only I/O a handler does) ------------------- *
@@ -257,6 +260,9 @@ int ss_reply(ss_request_t *req, const void *buf, size_t len);
 
 /* The most addresses one server listens on. */
 #define SS_MAX_LISTENERS 16
+#define SS_TIMEOUT_NONE                                                        \
+    (-1) /* timeout_ms: no idle timeout, whatever the                          \
+            handler's default */
 
 typedef struct ss_config {
     const char *address; /* "127.0.0.1:8000", "[::1]:0", "unix:/p" */
@@ -273,7 +279,9 @@ typedef struct ss_config {
     int reuse_port;      /* SO_REUSEPORT */
     int tcp_nodelay;     /* TCP_NODELAY on accepted connections */
     size_t max_datagram; /* largest datagram accepted; 0: 8192 */
-    int timeout_ms;      /* idle timeout of each wait for a peer; 0: none */
+    int timeout_ms;      /* idle timeout of each wait for a peer; 0: the
+                            handler's timeout_ms; SS_TIMEOUT_NONE: none.
+                            ss_server_config shows the one in force */
     int deadline_ms;     /* a connection's whole life; 0: none.  Past it,
                             every blocking call fails with -ETIMEDOUT */
 

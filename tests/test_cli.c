@@ -253,6 +253,10 @@ static void test_bad_flags(void)
         {{"--max-children", "x"}, "--max-children"},
         {{"--max-children", "0"}, "--max-children"},
         {{"--grace", "-1"}, "--grace"},
+        {{"--timeout", "-1"}, "--timeout"},
+        {{"--timeout", "soon"}, "--timeout"},
+        {{"--timeout", "86401"}, "--timeout"},
+        {{"--timeout"}, "--timeout"},
         {{"--mode"}, "--mode"},
         {{"stray"}, "stray"},
         {{"--udp=1"}, "--udp"},
@@ -721,6 +725,67 @@ static void test_idle_timeout(void)
     }
 }
 
+/* Without --timeout each handler's own default is in force (issue 16:
+ * it was none, so an idle client of the bots held its connection for
+ * ever); --timeout overrides it, and --timeout 0 means none.  The start
+ * line logs the timeout the server resolved. */
+static void test_default_timeouts(void)
+{
+    static const struct {
+        const char *args[4];
+        const char *logged;
+    } cases[] = {
+        {{NULL}, ", idle timeout 300 s\n"}, /* menu10086 */
+        {{"--handler", "echo"}, ", idle timeout 300 s\n"},
+        {{"--handler", "http"}, ", idle timeout 60 s\n"},
+        {{"--handler", "forward", "--remote", "127.0.0.1:9"},
+         ", idle timeout 600 s\n"},
+        {{"--handler", "chat"}, ", no idle timeout\n"},
+        {{"--handler", "http", "--timeout", "0"}, ", no idle timeout\n"},
+        {{"--handler", "chat", "--timeout", "1.5"}, ", idle timeout 1.5 s\n"},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        const char *args[9] = {"--listen", LOOPBACK, "--mode", "thread"};
+        for (size_t k = 0; k < 4 && cases[i].args[k]; k++)
+            args[4 + k] = cases[i].args[k];
+        cli_proc_t p;
+        if (start(&p, args) < 0)
+            continue;
+        CU_ASSERT_EQUAL(stop(&p, SIGTERM, NULL), 0);
+        const char *line = strstr(p.errtext, "serving ");
+        int found =
+            line && strstr(line, cases[i].logged) == line + strcspn(line, ",");
+        CU_ASSERT(found);
+        if (!found)
+            fprintf(stderr, "\ncase %zu: no \"%s\" after serving in: %s", i,
+                    cases[i].logged, p.errtext);
+    }
+}
+
+/* --list says each handler's default timeout; only chat and logger, whose
+ * clients may rightly stay quiet for hours, have none; http's is nginx's
+ * 60 s. */
+static void test_list_timeouts(void)
+{
+    cli_proc_t p;
+    char line[256];
+    CU_ASSERT_EQUAL_FATAL(run_info(&p, "--list"), 0);
+    const char *section = strstr(p.outtext, "idle timeouts");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(section);
+    for (size_t i = 0; handlers_at(i); i++) {
+        const ss_handler_t *h = handlers_at(i);
+        int quiet = !strcmp(h->name, "chat") || !strcmp(h->name, "logger");
+        CU_ASSERT(quiet ? h->timeout_ms == 0 : h->timeout_ms > 0);
+        if (h->timeout_ms > 0)
+            snprintf(line, sizeof(line), "\n  %-12s %g s\n", h->name,
+                     h->timeout_ms / 1000.0);
+        else
+            snprintf(line, sizeof(line), "\n  %-12s none\n", h->name);
+        CU_ASSERT_PTR_NOT_NULL(strstr(section, line));
+    }
+    CU_ASSERT_EQUAL(handlers_find("http")->timeout_ms, 60000);
+}
+
 /* --poller picks the event mode's backend: each serves the bot. */
 static void test_event_pollers(void)
 {
@@ -791,6 +856,10 @@ void register_cli_tests(void)
                 test_sigterm_in_flight);
     CU_add_test(s, "--grace expiry closes an idle call", test_grace_expiry);
     CU_add_test(s, "--timeout hangs up on a silent client", test_idle_timeout);
+    CU_add_test(s, "no --timeout: the handler's; --timeout 0: none",
+                test_default_timeouts);
+    CU_add_test(s, "--list says each handler's default timeout",
+                test_list_timeouts);
     CU_add_test(s, "--poller: epoll, poll and select serve the bot",
                 test_event_pollers);
     CU_add_test(s, "examples/custom_handler serves its own handler",

@@ -13,6 +13,9 @@
 #   http    5  a small file over HTTP/1.1 keep-alive, under wrk
 #   cpu     6  server CPU time (user + system, every process, reaped
 #              children too) per connection, measured around workload 1
+#   attack     a probe's latency under a slow-read attack and a 10,000
+#              connection arrival burst, beside nginx (bench/attack.sh;
+#              full run only, not with QUICK=1 or ONLY=)
 #
 # Progress goes to standard error; the results to $BUILD/bench/:
 # results.md (also printed), results.csv, results.tsv and one SVG chart
@@ -561,9 +564,13 @@ main() {
            ROUND=1 ;;
         esac
     done
+    # The attack workloads (their own script and table): full run only.
+    [ "$quick" = 1 ] || [ -n "${ONLY:-}" ] || BUILD=$build bench/attack.sh >/dev/null
     log "== done in $((SECONDS - start)) s"
     awk -F'\t' -v out="$out" -v elapsed=$((SECONDS - start)) \
         -f bench/report.awk "$out/machine.tsv" "$tsv" >"$out/results.md"
+    [ -s "$out/attack.md" ] && [ "$quick" != 1 ] && [ -z "${ONLY:-}" ] &&
+        { echo; cat "$out/attack.md"; } >>"$out/results.md"
     cat "$out/results.md"
 }
 

@@ -45,8 +45,8 @@ SRV_PID='' SRV_ADDR=''
 
 # Wait (at most 10 s) until the probe's page is served on SRV_ADDR.
 await_http() {
-    local i
-    for i in $(seq 100); do
+    local _
+    for _ in $(seq 100); do
         [ "$(field errors "$("$probe" -d 0.01 -t 1 "$SRV_ADDR")")" = 0 ] && return 0
         kill -0 "$SRV_PID" 2>/dev/null || return 1
         sleep 0.1

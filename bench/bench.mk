@@ -5,22 +5,31 @@
 #   make bench          every mode beside the peers: build/bench/results.md
 #   make bench QUICK=1  the same, shorter (under 2 minutes)
 #   make bench ONLY='thread nginx'   only these rows of bench/servers.conf
+#   make bench-attack   only the attack workloads (bench/attack.sh)
 
-.PHONY: bench bench-deps
+.PHONY: bench bench-deps bench-attack
 
 # The load generator: one process, one epoll loop (Linux).
 $(BUILD)/bench/loadgen: bench/loadgen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
 
+# The attack workloads' client: a small page every 200 ms, its latency.
+$(BUILD)/bench/probe: bench/probe.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(LDLIBS)
+
 QUICK ?= 0
-bench: cli $(BUILD)/bench/loadgen
+bench: cli $(BUILD)/bench/loadgen $(BUILD)/bench/probe
 	BUILD=$(BUILD) QUICK=$(QUICK) ONLY='$(ONLY)' CC=$(CC) bench/run_bench.sh
+
+bench-attack: cli $(BUILD)/bench/loadgen $(BUILD)/bench/probe
+	BUILD=$(BUILD) bench/attack.sh
 
 # Each peer is skipped with a note when missing, so this is optional;
 # nginx-light's stream module is a separate package.
 BENCH_DEBS = wrk apache2-utils nginx-light libnginx-mod-stream \
-             redis-server python3
+             redis-server python3 slowhttptest
 bench-deps:
 	@if [ "$$(id -u)" != 0 ]; then \
 	  echo "run as root, or: sudo apt-get install $(BENCH_DEBS)"; exit 1; \

@@ -16,6 +16,9 @@
 #              per round trip and per request around workloads 2 and 5
 #   sys_*   7  system calls per connection, echo round trip and HTTP
 #              request, counted in a separate pass (count_syscalls.sh)
+#   attack  8  a probe's latency under a slow-read attack and a 10,000
+#              connection arrival burst, beside nginx (bench/attack.sh;
+#              full run only, not with QUICK=1 or ONLY=)
 #
 # Progress goes to standard error; the results to $BUILD/bench/:
 # results.md (also printed), results.csv, results.tsv and one SVG chart
@@ -572,9 +575,13 @@ main() {
         esac
     done
     count_syscalls_all # bench/count_syscalls.sh
+    # The attack workloads (their own script and table): full run only.
+    [ "$quick" = 1 ] || [ -n "${ONLY:-}" ] || BUILD=$build bench/attack.sh >/dev/null
     log "== done in $((SECONDS - start)) s"
     awk -F'\t' -v out="$out" -v elapsed=$((SECONDS - start)) \
         -f bench/report.awk "$out/machine.tsv" "$tsv" >"$out/results.md"
+    [ -s "$out/attack.md" ] && [ "$quick" != 1 ] && [ -z "${ONLY:-}" ] &&
+        { echo; cat "$out/attack.md"; } >>"$out/results.md"
     cat "$out/results.md"
 }
 

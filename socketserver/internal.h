@@ -29,7 +29,8 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "atomic_llong must be lock-free");
 #define SS_READ_AHEAD 4096 /* buffer behind ss_read_line */
 #define SS_LINGER_MS 500   /* bound on the drain after shutdown(SHUT_WR) */
 #define SS_LINGER_BYTES 65536
-#define SS_DRAIN_MAX 4096 /* queued connections served at close, each */
+#define SS_DRAIN_MAX 4096  /* queued connections served at close, each */
+#define SS_ACCEPT_BATCH 32 /* connections taken in one pass of the loop */
 
 /* A mode is a strategy object: how a server runs each request.  Adding one
  * is a new mode_*.c file plus a row in modes.c. */

@@ -82,11 +82,35 @@ static int wait_pass(ss_server_t *srv, struct pollfd pfd[SS_LOOP_FDS],
                                 : poll(pfd, n, timeout);
 }
 
+/* After a pass's first request, up to batch - 1 more from the listeners
+ * the pass found ready, each processed as it is taken (so a mode's cap is
+ * asked before every one), while accepting stays allowed.  Why: a pass
+ * also runs every connection that is ready (the event mode's coroutines),
+ * so taking one connection a pass makes a newcomer at the back of an
+ * arrival burst wait one pass per connection ahead of it, each as long
+ * as the busy connections make it.  Bounded, so the ready connections get
+ * their turn between batches (redis caps a call at 1000 accepts, nginx's
+ * multi_accept takes all); ss_server_handle_request still takes one. */
+static void take_batch(ss_server_t *srv, const struct pollfd *ready, int batch)
+{
+    for (int k = 1; k < batch; k++) {
+        if (atomic_load(&srv->shutdown_requested) ||
+            accept_blocked(srv, ss__now_ms()))
+            return;
+        ss_request_t *req = ss__take_ready(srv, ready);
+        if (!req)
+            return; /* drained (or one refused: the next pass goes on) */
+        srv->mode->process(srv, req);
+    }
+}
+
 /* One pass: wait up to timeout_ms (-1: no limit of our own) for a request,
  * the mode's wake descriptor or a shutdown; do the housekeeping; process at
- * most one request (even during a shutdown: it was accepted, it is
- * served).  1: processed one; 0: none; -ECANCELED: shut down. */
-static int serve_once(ss_server_t *srv, int timeout_ms)
+ * least one request when there is one, and at most batch (even during a
+ * shutdown: it was accepted, it is served).  Under an accept lock, one:
+ * the lock is held for one accept only.  1: processed some; 0: none;
+ * -ECANCELED: shut down. */
+static int serve_once(ss_server_t *srv, int timeout_ms, int batch)
 {
     long long now = ss__now_ms();
     int accepting = !accept_blocked(srv, now);
@@ -108,6 +132,8 @@ static int serve_once(ss_server_t *srv, int timeout_ms)
     ss__log_peer_flush();
     if (req)
         srv->mode->process(srv, req);
+    if (req && !gated)
+        take_batch(srv, pfd + PFD_LISTENERS, batch);
     if (poll_err)
         return poll_err;
     if (atomic_load(&srv->shutdown_requested))
@@ -124,7 +150,7 @@ int ss_server_serve_forever(ss_server_t *srv)
     if (srv->cfg.on_ready)
         srv->cfg.on_ready(srv);
     while (!atomic_load(&srv->shutdown_requested)) {
-        int rc = serve_once(srv, -1);
+        int rc = serve_once(srv, -1, SS_ACCEPT_BATCH);
         if (rc < 0 && rc != -ECANCELED)
             return rc;
     }
@@ -138,7 +164,7 @@ int ss_server_handle_request(ss_server_t *srv, int timeout_ms)
     long long deadline = timeout_ms >= 0 ? ss__now_ms() + timeout_ms : -1;
     long long left = timeout_ms;
     for (;;) { /* at least one pass: a timeout of 0 serves what is queued */
-        int rc = serve_once(srv, (int)left);
+        int rc = serve_once(srv, (int)left, 1);
         if (rc != 0)
             return rc > 0 ? 0 : rc;
         left = deadline < 0 ? -1 : deadline - ss__now_ms();

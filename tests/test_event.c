@@ -348,6 +348,100 @@ static void test_descriptor_limit(void)
         ts_note("standard error: %s", p.errtext);
 }
 
+/* ---- An arrival burst ----------------------------------------------------
+ * The first connection is a ticker: it writes 'T' to the log once per
+ * pass of the loop (a 0 ms sleep is due on the very next pass) and, when
+ * asked, stalls the whole loop (a plain sleep, not ss_sleep) while the
+ * test queues BURST connections in the backlog; then it writes 'S' and
+ * ticks on.  Each queued connection writes 'N' when its handler runs.
+ * The log says, pass by pass, who was served. */
+enum { BURST = 100, ORDER_LOG = 1 << 16 };
+static char order_log[ORDER_LOG];
+static atomic_int order_len, order_stall, order_stop, order_newcomers;
+
+static void order_note(char c)
+{
+    int i = atomic_load(&order_len);
+    if (i < ORDER_LOG) {
+        order_log[i] = c;
+        atomic_store(&order_len, i + 1); /* publishes the byte */
+    }
+}
+
+static int order_handle(ss_request_t *req)
+{
+    static int ticker_taken; /* only the loop's thread touches it */
+    if (ticker_taken++) {
+        order_note('N');
+        atomic_fetch_add(&order_newcomers, 1);
+        return 0;
+    }
+    while (!atomic_load(&order_stop) && atomic_load(&order_len) < ORDER_LOG) {
+        if (atomic_load(&order_stall) == 1) {
+            while (atomic_load(&order_stall) == 1)
+                ts_sleep_ms(1); /* the loop stands still */
+            order_note('S');
+        }
+        order_note('T');
+        if (ss_sleep(req, 0) < 0)
+            break;
+    }
+    return 0;
+}
+
+static const ss_handler_t order = {.name = "order", .handle = order_handle};
+
+/* Connections already queued when the loop looks again are taken in
+ * bounded batches: the ticker (a ready connection) gets a turn before all
+ * of them are taken, and they are all taken within a few of its turns,
+ * not one turn each (the loop used to take one per pass, so a newcomer
+ * at the back of a burst waited a pass per connection ahead of it while
+ * every busy connection had its turn in each). */
+static void test_arrival_burst_taken_in_batches(void)
+{
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "event", &order);
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    int ticker = ts_connect(ts.address, 0), fd[BURST];
+    long long until = ts_now_ms() + 3000;
+    while (atomic_load(&order_len) < 10 && ts_now_ms() < until)
+        ts_sleep_ms(1);
+    atomic_store(&order_stall, 1);
+    ts_sleep_ms(50); /* the ticker has seen it: the loop is stalled */
+    for (int i = 0; i < BURST; i++)
+        fd[i] = ts_connect(ts.address, 0); /* the kernel completes these */
+    atomic_store(&order_stall, 2);
+    until = ts_now_ms() + 5000;
+    while (atomic_load(&order_newcomers) < BURST && ts_now_ms() < until)
+        ts_sleep_ms(1);
+    int len = atomic_load(&order_len);
+    atomic_store(&order_stop, 1);
+    CU_ASSERT_EQUAL(atomic_load(&order_newcomers), BURST);
+    int stalled = -1, last_new = -1, ticks = 0, taken = 0, ticks_first = -1;
+    for (int i = 0; i < len; i++) {
+        stalled = stalled < 0 && order_log[i] == 'S' ? i : stalled;
+        last_new = order_log[i] == 'N' ? i : last_new;
+    }
+    for (int i = stalled + 1; stalled >= 0 && i < last_new; i++) {
+        ticks += order_log[i] == 'T';
+        taken += order_log[i] == 'N';
+        if (order_log[i] == 'T' && taken > 0 && ticks_first < 0)
+            ticks_first = taken; /* newcomers taken before its turn */
+    }
+    ts_note("burst of %d: ticker's turns before the last was taken: %d; "
+            "taken before its first turn: %d",
+            BURST, ticks, ticks_first);
+    CU_ASSERT(stalled >= 0);
+    CU_ASSERT(ticks_first > 0 && ticks_first < BURST);
+    CU_ASSERT(ticks <= BURST / 10);
+    for (int i = 0; i < BURST; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    close(ticker);
+    ts_stop(&ts);
+}
+
 void register_event_tests(void)
 {
     CU_pSuite s = ts_suite("event");
@@ -366,4 +460,6 @@ void register_event_tests(void)
                 test_holds_many_idle_connections);
     CU_add_test(s, "the descriptor limit: raised for --max-conns, or a warning",
                 test_descriptor_limit);
+    CU_add_test(s, "an arrival burst is taken in batches, between turns",
+                test_arrival_burst_taken_in_batches);
 }

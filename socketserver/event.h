@@ -42,6 +42,7 @@ struct event_state {
     fd_slot_t *fds;
     int fds_cap;
     ss_fired_t fired[SS_EVENT_FIRED];
+    int backlogged;   /* the last wait filled fired: more may be ready */
     ev_task_t **heap; /* timers, earliest first */
     int heap_len, heap_cap;
     ev_task_t *ready_head, *ready_tail;

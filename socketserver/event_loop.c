@@ -383,6 +383,7 @@ int ss__event_run_pass(event_state_t *st, struct pollfd *loop, unsigned nloop,
                              st->fired, SS_EVENT_FIRED);
     if (n < 0)
         return n;
+    st->backlogged = n == SS_EVENT_FIRED;
     int loop_ready = 0;
     for (unsigned i = 0; i < nloop; i++)
         loop[i].revents = 0;

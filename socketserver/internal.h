@@ -53,6 +53,10 @@ typedef struct ss_mode {
      * and runs the coroutines that are ready).  Same contract as poll. */
     int (*poll_wait)(ss_server_t *srv, struct pollfd *pfd, unsigned n,
                      int timeout_ms);
+    /* Whether poll_wait's last wait left ready descriptors untaken: the
+     * loop then asks the listeners directly, since they may be among
+     * them.  NULL: never. */
+    int (*backlogged)(ss_server_t *srv);
     /* Housekeeping on each loop pass (reap children, join threads). */
     void (*service)(ss_server_t *srv);
     /* ms until service must run again even if nothing happens, or -1. */

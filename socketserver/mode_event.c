@@ -29,6 +29,11 @@ static int event_poll_wait(ss_server_t *srv, struct pollfd *pfd, unsigned n,
     return ss__event_run_pass(srv->mode_state, pfd, n, timeout_ms);
 }
 
+static int event_backlogged(ss_server_t *srv)
+{
+    return ((event_state_t *)srv->mode_state)->backlogged;
+}
+
 /* ---- The mode ---------------------------------------------------------- */
 
 /* Descriptors kept for the listeners, the loop's pipes, logs and files a
@@ -151,6 +156,7 @@ const ss_mode_t ss__mode_event = {
     .has_room = event_has_room,
     .process = event_process,
     .poll_wait = event_poll_wait,
+    .backlogged = event_backlogged,
     .close = event_close,
     .release = event_release,
 };

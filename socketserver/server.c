@@ -104,6 +104,19 @@ static void take_batch(ss_server_t *srv, const struct pollfd *ready, int batch)
     }
 }
 
+/* The event mode's poller hands out ready descriptors oldest first, a
+ * batch a wait: with thousands ready at once (clients closing together)
+ * a listener's turn may be many passes away, and a newcomer would wait
+ * for all of them.  When the mode's wait left ready descriptors untaken,
+ * poll(2) asks the listeners directly, without waiting.  Its count. */
+static int ask_listeners(ss_server_t *srv, struct pollfd *listeners)
+{
+    for (int i = 0; i < srv->nlisteners; i++)
+        listeners[i] = (struct pollfd){srv->listeners[i].fd, POLLIN, 0};
+    int n = poll(listeners, (nfds_t)srv->nlisteners, 0);
+    return n > 0 ? n : 0;
+}
+
 /* One pass: wait up to timeout_ms (-1: no limit of our own) for a request,
  * the mode's wake descriptor or a shutdown; do the housekeeping; process at
  * least one request when there is one, and at most batch (even during a
@@ -121,6 +134,9 @@ static int serve_once(ss_server_t *srv, int timeout_ms, int batch)
     struct pollfd pfd[SS_LOOP_FDS];
     int n = wait_pass(srv, pfd, accepting, timeout);
     int poll_err = n < 0 && errno != EINTR ? -errno : 0;
+    if (n >= 0 && accepting && srv->mode->backlogged &&
+        srv->mode->backlogged(srv))
+        n += ask_listeners(srv, pfd + PFD_LISTENERS);
     ss_request_t *req =
         n > 0 && accepting ? ss__take_ready(srv, pfd + PFD_LISTENERS) : NULL;
     if (gated && srv->hooks.accept_done)

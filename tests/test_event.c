@@ -442,6 +442,90 @@ static void test_arrival_burst_taken_in_batches(void)
     ts_stop(&ts);
 }
 
+/* ---- A crowd ready at once ------------------------------------------------
+ * Connection 0 stalls the loop when asked (a plain sleep) while the test
+ * makes CROWD connections readable at once and connects one more; each
+ * of the crowd writes 'R' when its byte comes, the newcomer 'N' when its
+ * handler starts. */
+enum { CROWD = 1000, CROWD_LOG = CROWD + 16 };
+static char crowd_log[CROWD_LOG];
+static atomic_int crowd_len, crowd_started, crowd_stall;
+
+static void crowd_note(char c)
+{
+    int i = atomic_load(&crowd_len);
+    if (i < CROWD_LOG) {
+        crowd_log[i] = c;
+        atomic_store(&crowd_len, i + 1);
+    }
+}
+
+static int crowd_handle(ss_request_t *req)
+{
+    int me = atomic_fetch_add(&crowd_started, 1);
+    if (me == 0) { /* the staller */
+        while (atomic_load(&crowd_stall) == 0 && ss_sleep(req, 1) == 0) {
+        }
+        while (atomic_load(&crowd_stall) == 1)
+            ts_sleep_ms(1); /* the loop stands still */
+        return 0;
+    }
+    if (me > CROWD) {
+        crowd_note('N');
+        return 0;
+    }
+    char c;
+    if (ss_recv(req, &c, 1) == 1)
+        crowd_note('R');
+    return 0;
+}
+
+static const ss_handler_t crowd = {.name = "crowd", .handle = crowd_handle};
+
+/* The poller hands out ready descriptors oldest first, a batch a pass:
+ * with a crowd ready at once (thousands of clients closing together) the
+ * listener's turn came only after all of them, and a newcomer waited the
+ * whole crowd out.  It must be taken before the crowd is done. */
+static void test_newcomer_not_behind_crowd(void)
+{
+    ss_config_t cfg;
+    test_server_t ts;
+    ts_config(&cfg, TS_TCP4, "event", &crowd);
+    cfg.backlog = 2048;
+    CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
+    static int fd[CROWD + 2];
+    for (int i = 0; i < CROWD + 1; i++)
+        fd[i] = ts_connect(ts.address, 0);
+    long long until = ts_now_ms() + 5000;
+    while (atomic_load(&crowd_started) < CROWD + 1 && ts_now_ms() < until)
+        ts_sleep_ms(1);
+    CU_ASSERT_FATAL(atomic_load(&crowd_started) == CROWD + 1);
+    atomic_store(&crowd_stall, 1);
+    ts_sleep_ms(50); /* the staller has seen it: the loop is stalled */
+    for (int i = 1; i <= CROWD; i++)
+        ts_send_str(fd[i], "x");
+    fd[CROWD + 1] = ts_connect(ts.address, 0);
+    ts_sleep_ms(50); /* the newcomer is in the backlog */
+    atomic_store(&crowd_stall, 2);
+    until = ts_now_ms() + 5000;
+    while (atomic_load(&crowd_len) < CROWD + 1 && ts_now_ms() < until)
+        ts_sleep_ms(1);
+    int len = atomic_load(&crowd_len), newcomer = -1, crowd_after = 0;
+    for (int i = 0; i < len; i++) {
+        newcomer = crowd_log[i] == 'N' ? i : newcomer;
+        crowd_after += newcomer >= 0 && crowd_log[i] == 'R';
+    }
+    ts_note("crowd of %d ready at once: the newcomer was served after %d "
+            "of them",
+            CROWD, newcomer);
+    CU_ASSERT_EQUAL(len, CROWD + 1);
+    CU_ASSERT(newcomer >= 0 && crowd_after > 0);
+    for (int i = 0; i < CROWD + 2; i++)
+        if (fd[i] >= 0)
+            close(fd[i]);
+    ts_stop(&ts);
+}
+
 void register_event_tests(void)
 {
     CU_pSuite s = ts_suite("event");
@@ -462,4 +546,6 @@ void register_event_tests(void)
                 test_descriptor_limit);
     CU_add_test(s, "an arrival burst is taken in batches, between turns",
                 test_arrival_burst_taken_in_batches);
+    CU_add_test(s, "a newcomer is not served behind a crowd ready at once",
+                test_newcomer_not_behind_crowd);
 }

@@ -194,6 +194,9 @@ struct ss_request {
     /* What reads on fd met, for the close to decide whether to linger:
      * SS_SEEN_INPUT (bytes), SS_SEEN_EOF (the peer's end of file). */
     unsigned seen;
+    /* ss_read_message ended a message at a pause right after a '\r': a
+     * '\n' that comes first in the next one belongs to that line end. */
+    int split_crlf;
 };
 #define SS_SEEN_INPUT 1u
 #define SS_SEEN_EOF 2u

@@ -132,7 +132,39 @@ static ssize_t fill_read_ahead(ss_request_t *req, long long deadline)
     return n;
 }
 
-ssize_t ss_read_line(ss_request_t *req, char *buf, size_t cap)
+/* The read-ahead is used up and n bytes of a message are in hand: wait for
+ * more, until the call's deadline or, once a message has begun and
+ * pause_ms > 0, until the peer has been silent that long.  >0 bytes, 0 when
+ * the message ends here (end of file, or the pause), <0 error. */
+static ssize_t fill_or_pause(ss_request_t *req, size_t n, int pause_ms,
+                             long long deadline)
+{
+    if (n == 0 || pause_ms <= 0)
+        return fill_read_ahead(req, deadline);
+    long long pause_end = ss__now_ms() + pause_ms;
+    long long until = deadline && deadline < pause_end ? deadline : pause_end;
+    ssize_t k = fill_read_ahead(req, until);
+    /* Silence ends the message, be it the pause or an idle timeout shorter
+     * than it: the peer is waiting for our answer, not gone.  Only the
+     * connection's end of life is still a timeout. */
+    if (k == -ETIMEDOUT &&
+        !(req->deadline_at_ms && ss__now_ms() >= req->deadline_at_ms))
+        return 0;
+    return k;
+}
+
+/* A message that ended at a pause right after a '\r' may see its '\n'
+ * come later: that is the rest of its line end, not an empty line. */
+static void skip_split_lf(ss_request_t *req)
+{
+    if (req->in_off < req->in_len && req->in[req->in_off] == '\n')
+        req->in_off++;
+    req->split_crlf = 0;
+}
+
+/* ss_read_line, and ss_read_message when pause_ms > 0. */
+static ssize_t read_message(ss_request_t *req, char *buf, size_t cap,
+                            int pause_ms)
 {
     if (cap < 2) /* no room for a byte and the NUL: it could never progress */
         return -EINVAL;
@@ -140,12 +172,18 @@ ssize_t ss_read_line(ss_request_t *req, char *buf, size_t cap)
     size_t n = 0;
     for (;;) {
         if (req->in_off == req->in_len) {
-            ssize_t k = fill_read_ahead(req, deadline);
+            ssize_t k = fill_or_pause(req, n, pause_ms, deadline);
             if (k <= 0) {
                 buf[n] = '\0';
+                req->split_crlf =
+                    pause_ms > 0 && k == 0 && n > 0 && buf[n - 1] == '\r';
                 return k < 0 ? k : (ssize_t)n;
             }
             deadline = ss__call_deadline(req); /* progress: idle again */
+        }
+        if (req->split_crlf) {
+            skip_split_lf(req);
+            continue;
         }
         const char *avail = req->in + req->in_off;
         size_t k = req->in_len - req->in_off;
@@ -163,6 +201,19 @@ ssize_t ss_read_line(ss_request_t *req, char *buf, size_t cap)
         if (nl)
             return (ssize_t)n;
     }
+}
+
+ssize_t ss_read_line(ss_request_t *req, char *buf, size_t cap)
+{
+    req->split_crlf = 0; /* only consecutive messages share a line end */
+    return read_message(req, buf, cap, 0);
+}
+
+ssize_t ss_read_message(ss_request_t *req, char *buf, size_t cap, int pause_ms)
+{
+    if (pause_ms <= 0)
+        return ss_read_line(req, buf, cap);
+    return read_message(req, buf, cap, pause_ms);
 }
 
 /* ---- Sending ----------------------------------------------------------- */

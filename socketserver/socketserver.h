@@ -174,6 +174,21 @@ ssize_t ss_recv_exact(ss_request_t *req, void *buf, size_t n);
  * part of the line read so far is lost. */
 ssize_t ss_read_line(ss_request_t *req, char *buf, size_t cap);
 
+/* Read one message: a line, as ss_read_line reads it, or the bytes the
+ * peer sent without a line end before it fell silent for pause_ms
+ * milliseconds.  For clients that send each message whole with no line end
+ * and then wait for the answer (seed 003's), while line-based clients (nc,
+ * telnet) are served line by line.  The pause counts from the last bytes
+ * received and only once a message has begun: waiting for one to begin is
+ * bounded by the request's timeout alone.  Silence after a partial message
+ * ends it even when the idle timeout is the shorter; only the connection's
+ * deadline makes it -ETIMEDOUT.  When a message ended at a pause right after
+ * a '\r', a '\n' first in the next call is skipped (a CRLF split by the
+ * pause ends one line, not two).  Returns as ss_read_line: the length, 0 at
+ * end of file, -EMSGSIZE past cap - 1 bytes, -EINVAL for a cap below 2.
+ * pause_ms <= 0: lines only, as ss_read_line. */
+ssize_t ss_read_message(ss_request_t *req, char *buf, size_t cap, int pause_ms);
+
 /* Send all len bytes, looping over partial writes: 0 or <0 error. */
 int ss_send_all(ss_request_t *req, const void *buf, size_t len);
 

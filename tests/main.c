@@ -20,6 +20,7 @@
     X(hostile)                                                                 \
     X(log)                                                                     \
     X(handlers)                                                                \
+    X(menu)                                                                    \
     X(cli)                                                                     \
     X(poetry)                                                                  \
     X(logger)                                                                  \

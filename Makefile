@@ -162,8 +162,8 @@ test-sanitized: cunit
 
 # ThreadSanitizer over the suites where threads, pools, coroutines and
 # workers meet; any report fails the run.
-TSAN_SUITES = request server transports event chat workers limits log hostile \
-              listeners proxied upgrade
+TSAN_SUITES = request server transports event chat workers limits parked log \
+              hostile listeners proxied upgrade
 test-tsan: cunit
 	@mkdir -p build/tsan
 	set -o pipefail; for suite in $(TSAN_SUITES); do \

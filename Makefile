@@ -182,7 +182,7 @@ test-tsan: cunit
 # failing test, or on any memcheck error or definite or indirect leak in
 # any process.  Descriptors are not tracked: the suites count them, and
 # fork children hold their parent's by design.  No suppressions.
-VG_SUITES  = request server transports event workers handlers http cli \
+VG_SUITES  = request server parked transports event workers handlers http cli \
              listeners proxied errors
 VG_BUILD   = build/valgrind
 VG_TIMEOUT ?= 600

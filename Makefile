@@ -165,8 +165,8 @@ test-sanitized: cunit
 
 # ThreadSanitizer over the suites where threads, pools, coroutines and
 # workers meet; any report fails the run.
-TSAN_SUITES = request server transports event chat workers limits log hostile \
-              listeners proxied upgrade
+TSAN_SUITES = request server transports event chat workers limits parked log \
+              hostile listeners proxied upgrade
 test-tsan: cunit
 	@mkdir -p build/tsan
 	set -o pipefail; for suite in $(TSAN_SUITES); do \
@@ -185,7 +185,7 @@ test-tsan: cunit
 # failing test, or on any memcheck error or definite or indirect leak in
 # any process.  Descriptors are not tracked: the suites count them, and
 # fork children hold their parent's by design.  No suppressions.
-VG_SUITES  = request server transports event workers handlers http cli \
+VG_SUITES  = request server parked transports event workers handlers http cli \
              listeners proxied errors
 VG_BUILD   = build/valgrind
 VG_TIMEOUT ?= 600

@@ -130,6 +130,9 @@ const cli_option_t cli_table[] = {
     HEADING("Tuning:"),
     SIZE("--thread-stack", "KIB", cfg.thread_stack_size, 1L << 20, 1024,
          "thread and prethread modes: stack size per thread"),
+    WHOLE("--idle-threads", "N", cfg.idle_threads, 0, 100000,
+          "thread mode: finished threads kept for the next connections "
+          "(default 32; 0: a new thread for each)"),
     WHOLE("--threads", "N", cfg.pool_threads, 1, 10000,
           "prethread mode: pool size (default 2 x cores)"),
     CHOICE("--pool-accept", "D", OPT_CHOICE, cfg.pool_accept,

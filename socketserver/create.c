@@ -14,6 +14,8 @@ void ss_config_init(ss_config_t *cfg)
     cfg->mode = SS_MODE_THREAD;
     cfg->block_on_close = 1;
     cfg->grace_ms = SS_DEFAULT_GRACE_MS;
+    /* Here, not at create: 0 says "none" (as --idle-threads 0 does). */
+    cfg->idle_threads = SS_DEFAULT_IDLE_THREADS;
 }
 
 /* Fill in the zero-means-default fields of the server's own copy. */
@@ -33,6 +35,8 @@ static void apply_defaults(ss_config_t *cfg)
         cfg->max_children = SS_DEFAULT_MAX_CHILDREN;
     if (cfg->max_threads <= 0)
         cfg->max_threads = SS_DEFAULT_MAX_THREADS;
+    if (cfg->thread_idle_ms <= 0)
+        cfg->thread_idle_ms = SS_DEFAULT_THREAD_IDLE_MS;
     if (cfg->grace_ms < 0)
         cfg->grace_ms = 0;
     if (cfg->timeout_ms == 0) /* not set: the handler knows its clients */
@@ -47,6 +51,10 @@ static void apply_defaults(ss_config_t *cfg)
         if (cfg->max_threads > cfg->max_conns)
             cfg->max_threads = cfg->max_conns;
     }
+    if (cfg->idle_threads < 0)
+        cfg->idle_threads = 0;
+    if (cfg->idle_threads > cfg->max_threads) /* never more than serve */
+        cfg->idle_threads = cfg->max_threads;
 }
 
 /* Every address: at most SS_MAX_LISTENERS, each well formed, and none a

@@ -24,6 +24,13 @@ _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "atomic_llong must be lock-free");
 #define SS_DEFAULT_MAX_DATAGRAM 8192
 #define SS_DEFAULT_MAX_CHILDREN 40
 #define SS_DEFAULT_MAX_THREADS 256
+/* Thread mode's parked threads: enough for a burst of short connections
+ * from a few dozen clients at once (the bench's 32) to reuse threads, at
+ * a few pages of stack each (about 10 KiB resident); 10 s outlasts the
+ * pauses between bursts, yet a quiet server is back to its loop thread
+ * soon after the load is gone. */
+#define SS_DEFAULT_IDLE_THREADS 32
+#define SS_DEFAULT_THREAD_IDLE_MS 10000
 #define SS_DEFAULT_GRACE_MS 10000
 #define SS_DEFAULT_SERVICE_MS 500
 #define SS_READ_AHEAD 4096 /* buffer behind ss_read_line */

@@ -300,12 +300,18 @@ typedef struct ss_config {
     int deadline_ms;     /* a connection's whole life; 0: none.  Past it,
                             every blocking call fails with -ETIMEDOUT */
 
-    int max_conns;                   /* connections open at once in this
-                                        process, in every mode; beyond it the
-                                        server stops accepting (clients wait in
-                                        the backlog); 0: the mode's own caps */
-    int max_children;                /* fork: live children at most; 0: 40 */
-    int max_threads;                 /* thread: live threads at most; 0: 256 */
+    int max_conns;      /* connections open at once in this
+                           process, in every mode; beyond it the
+                           server stops accepting (clients wait in
+                           the backlog); 0: the mode's own caps */
+    int max_children;   /* fork: live children at most; 0: 40 */
+    int max_threads;    /* thread: live threads at most; 0: 256 */
+    int idle_threads;   /* thread: finished threads kept parked for the next
+                           connections (no pthread_create for those), at
+                           most; ss_config_init: 32; 0: none, a new thread
+                           each; above max_threads: max_threads */
+    int thread_idle_ms; /* thread: a parked thread retires after this long
+                           without a connection; 0: 10000 */
     size_t thread_stack_size;        /* thread, prethread: stack size; 0: the
                                         system default */
     int pool_threads;                /* prethread: threads; 0: 2 x cores */
@@ -367,7 +373,8 @@ typedef struct ss_config {
 } ss_config_t;
 
 /* Fill cfg with the defaults: thread mode, block_on_close on, 10 s grace,
- * everything else 0 or NULL.  Set address and handler afterwards. */
+ * 32 idle threads, everything else 0 or NULL.  Set address and handler
+ * afterwards. */
 void ss_config_init(ss_config_t *cfg);
 
 /* Create a server: bind and listen on each address.  Returns 0 and *out, or a

@@ -16,6 +16,7 @@
     X(event)                                                                   \
     X(workers)                                                                 \
     X(limits)                                                                  \
+    X(parked)                                                                  \
     X(flood)                                                                   \
     X(hostile)                                                                 \
     X(log)                                                                     \

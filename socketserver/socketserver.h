@@ -144,6 +144,9 @@ typedef struct ss_handler {
     int timeout_ms; /* the idle timeout its requests get when the config's
                        timeout_ms is 0 (not set): how long its clients may
                        rightly stay quiet, or not read.  0: none */
+    const struct ss_handler_option *options; /* what it may be given (see
+                       "Handler options" below), ending with a NULL name;
+                       NULL: none */
 } ss_handler_t;
 
 /* ---- Request functions (the only I/O a handler does) ------------------- *
@@ -273,6 +276,9 @@ typedef struct ss_config {
     ss_mode_id_t mode;                  /* SS_MODE_*; 0: thread */
     const ss_handler_t *handler;        /* required */
     void *context; /* user pointer for hooks and handlers */
+    const struct ss_option_value *options; /* the handler's options given,
+                       ending with a NULL name (ss_server_option reads
+                       them); NULL: none.  Must outlive the server */
 
     int backlog;         /* listen backlog; 0: SOMAXCONN */
     int reuse_address;   /* SO_REUSEADDR; also replaces a stale Unix socket */
@@ -443,6 +449,36 @@ int ss_server_handed_over(const ss_server_t *srv);
  * mode, or more than one worker): then state shared between requests
  * (a chat room) must not live in one process's memory. */
 int ss_server_is_multiprocess(const ss_server_t *srv);
+
+/* ---- Handler options ---------------------------------------------------- *
+ * A handler declares what it may be told (a file to serve, a remote, a
+ * size): ss_main's command line makes each one a flag, --NAME VALUE, with
+ * the value checked as its type says, and --help lists it.  The values
+ * given reach the server as ss_config_t.options; the handler reads them
+ * with ss_server_option, typically in its open (which may still refuse
+ * one: a file that does not exist). */
+
+typedef enum ss_option_type {
+    SS_OPTION_TEXT = 0, /* any text: a path, a name */
+    SS_OPTION_INT,      /* a whole number from lo to hi */
+    SS_OPTION_ADDRESS   /* an address ss_address_check accepts */
+} ss_option_type_t;
+
+typedef struct ss_handler_option {
+    const char *name; /* "poem": the flag --poem, and ss_server_option's key */
+    const char *meta; /* what --help calls the value: "FILE" */
+    const char *help; /* one line for --help */
+    ss_option_type_t type;
+    long lo, hi; /* SS_OPTION_INT: the range */
+} ss_handler_option_t;
+
+typedef struct ss_option_value {
+    const char *name, *value; /* "poem", "/etc/motd" */
+} ss_option_value_t;
+
+/* The value given for the handler's option `name` (the last one, if given
+ * more than once), or NULL when none was. */
+const char *ss_server_option(const ss_server_t *srv, const char *name);
 
 /* ---- Logging ----------------------------------------------------------- */
 

@@ -144,9 +144,8 @@ typedef struct ss_handler {
     int timeout_ms; /* the idle timeout its requests get when the config's
                        timeout_ms is 0 (not set): how long its clients may
                        rightly stay quiet, or not read.  0: none */
-    const struct ss_handler_option *options; /* what it may be given (see
-                       "Handler options" below), ending with a NULL name;
-                       NULL: none */
+    const struct ss_handler_option *options; /* its flags, NULL-name-ended
+                                                (Handler options, below) */
 } ss_handler_t;
 
 /* ---- Request functions (the only I/O a handler does) ------------------- *
@@ -276,9 +275,8 @@ typedef struct ss_config {
     ss_mode_id_t mode;                  /* SS_MODE_*; 0: thread */
     const ss_handler_t *handler;        /* required */
     void *context; /* user pointer for hooks and handlers */
-    const struct ss_option_value *options; /* the handler's options given,
-                       ending with a NULL name (ss_server_option reads
-                       them); NULL: none.  Must outlive the server */
+    const struct ss_option_value *options; /* the handler's, NULL-name-ended;
+                                              must outlive the server */
 
     int backlog;         /* listen backlog; 0: SOMAXCONN */
     int reuse_address;   /* SO_REUSEADDR; also replaces a stale Unix socket */
@@ -451,33 +449,17 @@ int ss_server_handed_over(const ss_server_t *srv);
 int ss_server_is_multiprocess(const ss_server_t *srv);
 
 /* ---- Handler options ---------------------------------------------------- *
- * A handler declares what it may be told (a file to serve, a remote, a
- * size): ss_main's command line makes each one a flag, --NAME VALUE, with
- * the value checked as its type says, and --help lists it.  The values
- * given reach the server as ss_config_t.options; the handler reads them
- * with ss_server_option, typically in its open (which may still refuse
- * one: a file that does not exist). */
-
-typedef enum ss_option_type {
-    SS_OPTION_TEXT = 0, /* any text: a path, a name */
-    SS_OPTION_INT,      /* a whole number from lo to hi */
-    SS_OPTION_ADDRESS   /* an address ss_address_check accepts */
-} ss_option_type_t;
-
+ * ss_main makes each a flag, --NAME VALUE, checked by type; the handler reads
+ * the value given last (or NULL) with ss_server_option, in its open. */
+enum { SS_OPTION_TEXT, SS_OPTION_INT, SS_OPTION_ADDRESS }; /* INT: lo..hi */
 typedef struct ss_handler_option {
-    const char *name; /* "poem": the flag --poem, and ss_server_option's key */
-    const char *meta; /* what --help calls the value: "FILE" */
-    const char *help; /* one line for --help */
-    ss_option_type_t type;
-    long lo, hi; /* SS_OPTION_INT: the range */
+    const char *name, *meta, *help; /* "poem" (--poem), "FILE", one line */
+    int type;                       /* SS_OPTION_* */
+    long lo, hi;
 } ss_handler_option_t;
-
 typedef struct ss_option_value {
     const char *name, *value; /* "poem", "/etc/motd" */
 } ss_option_value_t;
-
-/* The value given for the handler's option `name` (the last one, if given
- * more than once), or NULL when none was. */
 const char *ss_server_option(const ss_server_t *srv, const char *name);
 
 /* ---- Logging ----------------------------------------------------------- */

@@ -4,6 +4,8 @@
 #   make run         the default server: the 10086 bot on 127.0.0.1:8002
 #   make test        CUnit suites, plain and then under ASan + UBSan
 #   make MODE=fork   a CLI whose default mode is fork (--mode still wins)
+#   make HANDLERS="path/to/NAME.c ..."  build/socketserver with those
+#                    handlers beside the built-in ones
 #   make install PREFIX=/usr/local DESTDIR=
 #   make format  clang-format every source in place (format-check: list
 #                the files that differ, and fail)
@@ -27,7 +29,7 @@ LDLIBS   = -pthread -lm -Wl,-z,relro,-z,now
 
 LIB_SRC  = $(wildcard socketserver/*.c)
 HND_SRC  = $(wildcard handlers/*.c)
-CLI_SRC  = $(wildcard cli/*.c)
+CLI_SRC  = $(filter-out cli/main.c,$(wildcard cli/*.c))
 EX_SRC   = $(wildcard examples/*.c)
 TEST_SRC = $(wildcard tests/*.c)
 
@@ -36,7 +38,16 @@ LIB_OBJ  = $(call obj,$(LIB_SRC))
 HND_OBJ  = $(call obj,$(HND_SRC))
 CLI_OBJ  = $(call obj,$(CLI_SRC))
 TEST_OBJ = $(call obj,$(TEST_SRC))
-EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC))
+EXAMPLES = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EX_SRC)) \
+           $(BUILD)/examples/kv
+# Handlers linked into build/socketserver by `make HANDLERS="a/x.c ..."`:
+# each file defines `const ss_handler_t ss_handler_x` (x: its base name).
+HANDLERS ?=
+EXTRA_HND_OBJ = $(call obj,$(HANDLERS))
+# The companion library: ss_main (cli/, the stock binary's command line)
+# and the built-in handlers, so that the core library stays free of both.
+CLI_LIB = $(BUILD)/libsocketserver-cli.a
+$(CLI_OBJ) $(BUILD)/obj/cli/main.o $(EXTRA_HND_OBJ): OBJ_CFLAGS = -Isocketserver -Icli
 
 # The shared library exports only what socketserver.h declares: the
 # library's objects are compiled with hidden visibility, and the header
@@ -66,7 +77,7 @@ SO_NAME    = libsocketserver.so.$(SO_MAJOR)
         install uninstall format format-check clean
 all: lib cli examples
 lib: $(BUILD)/libsocketserver.a $(BUILD)/libsocketserver.so \
-     $(BUILD)/$(SO_NAME)
+     $(BUILD)/$(SO_NAME) $(CLI_LIB)
 cli: $(BUILD)/socketserver
 examples: $(EXAMPLES)
 
@@ -92,12 +103,46 @@ $(BUILD)/$(SO_REAL): $(LIB_OBJ)
 $(BUILD)/$(SO_NAME) $(BUILD)/libsocketserver.so: $(BUILD)/$(SO_REAL)
 	ln -sf $(SO_REAL) $@
 
-$(BUILD)/socketserver: $(CLI_OBJ) $(HND_OBJ) $(BUILD)/libsocketserver.a
+$(CLI_LIB): $(CLI_OBJ) $(HND_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+# The HANDLERS list as HANDLER(NAME) lines for cli/main.c, rewritten only
+# when it changes (main.o is rebuilt then).
+$(BUILD)/extra_handlers.h: FORCE
+	@mkdir -p $(BUILD)
+	@for f in $(HANDLERS); do n=$${f##*/}; echo "HANDLER($${n%.c})"; done \
+	  | cmp -s - $@ || \
+	  for f in $(HANDLERS); do n=$${f##*/}; echo "HANDLER($${n%.c})"; done > $@
+$(BUILD)/obj/cli/main.o: $(BUILD)/extra_handlers.h
+$(BUILD)/obj/cli/main.o: EXTRA_CFLAGS += \
+  -DSS_EXTRA_HANDLERS='"$(abspath $(BUILD))/extra_handlers.h"'
+
+$(BUILD)/socketserver: $(BUILD)/obj/cli/main.o $(EXTRA_HND_OBJ) $(CLI_LIB) \
+                       $(BUILD)/libsocketserver.a
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/examples/%: examples/%.c $(BUILD)/libsocketserver.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Isocketserver -o $@ $^ $(LDLIBS)
+
+# The tutorial's program: its handler and a main that calls ss_main.
+$(BUILD)/examples/kv: examples/kv/main.c examples/kv/kv.c $(CLI_LIB) \
+                      $(BUILD)/libsocketserver.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -Isocketserver -Icli -o $@ $^ $(LDLIBS)
+
+# The stock binary with the tutorial's handler linked in, as
+# `make HANDLERS=examples/kv/kv.c` makes it (the tests run it).
+$(BUILD)/tests/kv_handlers.h:
+	@mkdir -p $(dir $@)
+	echo 'HANDLER(kv)' > $@
+$(BUILD)/tests/socketserver-kv: cli/main.c examples/kv/kv.c \
+                                $(BUILD)/tests/kv_handlers.h $(CLI_LIB) \
+                                $(BUILD)/libsocketserver.a
+	$(CC) $(ALL_CFLAGS) -Isocketserver -Icli \
+	  -DSS_EXTRA_HANDLERS='"$(abspath $(BUILD))/tests/kv_handlers.h"' \
+	  -o $@ $(filter-out %.h,$^) $(LDLIBS)
 
 run: cli
 	$(BUILD)/socketserver
@@ -147,7 +192,7 @@ $(BUILD)/tests/run_tests: $(TEST_OBJ) $(HND_OBJ) $(BUILD)/libsocketserver.a
 
 # Each run is bounded: a hung test fails the run instead of stalling it.
 TEST_TIMEOUT ?= 900
-test-plain: cunit all $(BUILD)/tests/run_tests
+test-plain: cunit all $(BUILD)/tests/run_tests $(BUILD)/tests/socketserver-kv
 	SS_CLI=$(BUILD)/socketserver timeout -k 10 $(TEST_TIMEOUT) \
 	  $(BUILD)/tests/run_tests
 
@@ -276,7 +321,9 @@ install: lib cli
 	install -m 755 $(BUILD)/$(SO_REAL) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf $(SO_REAL) $(DESTDIR)$(PREFIX)/lib/$(SO_NAME)
 	ln -sf $(SO_REAL) $(DESTDIR)$(PREFIX)/lib/libsocketserver.so
-	install -m 644 socketserver/socketserver.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(CLI_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 socketserver/socketserver.h cli/socketserver_cli.h \
+	  $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/socketserver $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 deploy/socketserver.1 $(DESTDIR)$(PREFIX)/share/man/man1/
@@ -286,6 +333,8 @@ install: lib cli
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/lib/libsocketserver.a \
+	  $(DESTDIR)$(PREFIX)/lib/libsocketserver-cli.a \
+	  $(DESTDIR)$(PREFIX)/include/socketserver_cli.h \
 	  $(DESTDIR)$(PREFIX)/lib/libsocketserver.so \
 	  $(DESTDIR)$(PREFIX)/lib/$(SO_NAME) \
 	  $(DESTDIR)$(PREFIX)/lib/$(SO_REAL) \

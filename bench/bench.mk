@@ -6,8 +6,10 @@
 #   make bench QUICK=1  the same, shorter (under 2 minutes)
 #   make bench ONLY='thread nginx'   only these rows of bench/servers.conf
 #   make bench-attack   only the attack workloads (bench/attack.sh)
+#   make bench-handler  any handler in every mode (bench/handler_bench.sh):
+#                       by default the tutorial's kv; QUICK=1 takes seconds
 
-.PHONY: bench bench-deps bench-attack
+.PHONY: bench bench-deps bench-attack bench-handler
 
 # The load generator: one process, one epoll loop (Linux).
 $(BUILD)/bench/loadgen: bench/loadgen.c
@@ -25,6 +27,13 @@ bench: cli $(BUILD)/bench/loadgen $(BUILD)/bench/probe
 
 bench-attack: cli $(BUILD)/bench/loadgen $(BUILD)/bench/probe
 	BUILD=$(BUILD) bench/attack.sh
+
+# The tutorial's handler, its script (a SET and a GET, each answered
+# with one line, after the greeting line); HANDLER_BENCH replaces it.
+HANDLER_BENCH ?= --server $(BUILD)/examples/kv --handler kv --greet \
+                 --script 'SET k v\nGET k\n'
+bench-handler: $(BUILD)/examples/kv $(BUILD)/bench/loadgen
+	BUILD=$(BUILD) QUICK=$(QUICK) bench/handler_bench.sh $(HANDLER_BENCH)
 
 # Each peer is skipped with a note when missing, so this is optional;
 # nginx-light's stream module is a separate package.

@@ -5,10 +5,18 @@
  *       connection per request: connect, read to end of file, close, and
  *       again, on N slots at once; -n stops after COUNT connections (the
  *       run then reports the time the last one took to finish); -e checks
- *       that each connection got exactly BYTES.
+ *       that each connection got exactly BYTES; -l LINES ends it (we
+ *       close) once that many lines came: a greeting, for a server that
+ *       then waits for a request.
  *   loadgen rr ADDRESS [-c N] [-d SEC] [-s BYTES | -P] [-p PID]
  *       request/response on N persistent connections: send BYTES, read
  *       the same BYTES back (an echo), or with -P a RESP PING and +PONG.
+ *       Any other protocol: -q REQUEST (C escapes: \n \r \t \\ \xHH) and
+ *       the reply's shape: -r REPLY (exactly these bytes), -l LINES (this
+ *       many lines, any text) or -b BYTES (this many, any bytes); -g
+ *       first reads the server's greeting line on each connection.  -S:
+ *       REQUEST is a script of lines, sent one at a time, each waiting
+ *       for its one reply line; the operation is the whole script.
  *   loadgen hold ADDRESS -c N [-d SEC] [-g] [-p PID]
  *       open N connections and keep them; with -g each counts as set up
  *       only once the server's first line came.  With -p, the memory
@@ -74,15 +82,19 @@ typedef struct options {
     int greet;         /* -g: hold mode waits for a first line */
     long pid;          /* -p: the server */
     double op_timeout; /* -t */
+    const char *request, *reply;   /* -q, -r: rr's bytes, escaped */
+    long reply_lines, reply_bytes; /* -l, -b: the reply's shape */
+    int script;                    /* -S: -q is lines, one reply each */
 } options_t;
 
 static void usage(void)
 {
     fprintf(stderr,
             "usage: loadgen conn ADDR [-c N] [-d SEC] [-n COUNT] [-e BYTES]"
-            " [-t SEC] [-p PID]\n"
-            "       loadgen rr ADDR [-c N] [-d SEC] [-s BYTES | -P]"
-            " [-t SEC] [-p PID]\n"
+            " [-l LINES] [-t SEC] [-p PID]\n"
+            "       loadgen rr ADDR [-c N] [-d SEC] [-s BYTES | -P |"
+            " -q REQ (-r REPLY | -l LINES | -b BYTES | -S)] [-g] [-t SEC]"
+            " [-p PID]\n"
             "       loadgen hold ADDR -c N [-d SEC] [-g] [-p PID]\n"
             "       loadgen freeport\n"
             "       loadgen pss PID | cpu PID\n"
@@ -143,7 +155,7 @@ static void parse_options(int argc, char **argv, options_t *o)
         exit(2);
     }
     optind = 3;
-    while ((c = getopt(argc, argv, "c:d:n:e:s:Pgp:t:")) != -1) {
+    while ((c = getopt(argc, argv, "c:d:n:e:s:Pgp:t:q:r:l:b:S")) != -1) {
         switch (c) {
         case 'c':
             o->conns = atoi(optarg);
@@ -172,12 +184,31 @@ static void parse_options(int argc, char **argv, options_t *o)
         case 't':
             o->op_timeout = atof(optarg);
             break;
+        case 'q':
+            o->request = optarg;
+            break;
+        case 'r':
+            o->reply = optarg;
+            break;
+        case 'l':
+            o->reply_lines = atol(optarg);
+            break;
+        case 'b':
+            o->reply_bytes = atol(optarg);
+            break;
+        case 'S':
+            o->script = 1;
+            o->reply_lines = 1; /* per line of the script */
+            break;
         default:
             usage();
         }
     }
     if (o->conns < 1 || o->conns > MAX_CONNS || o->secs < 0 ||
-        o->op_timeout <= 0 || o->msg_len < 1 || o->msg_len > READ_CHUNK)
+        o->op_timeout <= 0 || o->msg_len < 1 || o->msg_len > READ_CHUNK ||
+        o->reply_lines < 0 || o->reply_bytes < 0 ||
+        (o->mode == MODE_RR && o->request &&
+         !!o->reply + !!o->reply_lines + !!o->reply_bytes != 1))
         usage();
 }
 
@@ -387,6 +418,9 @@ typedef struct conn {
     uint32_t events;   /* what epoll watches for on fd */
     uint64_t op_start; /* when the current operation began */
     size_t sent, got;  /* bytes of the current operation */
+    size_t step_end;   /* rr: where the request's current step ends */
+    long lines;        /* lines of it, when the reply is counted in lines */
+    int greeted;       /* rr -g: the greeting came */
     unsigned long ops; /* operations it completed */
 } conn_t;
 
@@ -445,6 +479,8 @@ static int conn_open(run_t *r, conn_t *c)
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     c->op_start = now_ns();
     c->sent = c->got = 0;
+    c->lines = 0;
+    c->greeted = !(r->o->mode == MODE_RR && r->o->greet);
     c->state = ST_CONNECTING;
     r->in_flight++;
     r->started++;
@@ -477,12 +513,13 @@ static void op_done(run_t *r, conn_t *c)
     r->last_done = t;
 }
 
-/* rr: send the request (what of it has not gone yet). */
+/* rr: send the request's step (what of it has not gone yet): the whole
+ * request, or the script's next line. */
 static void rr_send(run_t *r, conn_t *c)
 {
-    while (c->sent < r->msg_len) {
+    while (c->sent < c->step_end) {
         ssize_t n =
-            send(c->fd, r->msg + c->sent, r->msg_len - c->sent, MSG_NOSIGNAL);
+            send(c->fd, r->msg + c->sent, c->step_end - c->sent, MSG_NOSIGNAL);
         if (n < 0 && errno == EAGAIN) {
             conn_watch(r, c, EPOLLOUT, EPOLL_CTL_MOD);
             c->state = ST_SENDING;
@@ -498,14 +535,64 @@ static void rr_send(run_t *r, conn_t *c)
     c->state = ST_READING;
 }
 
+/* Where the step starting at c->sent ends: the whole request, or with
+ * -S the end of its next line. */
+static size_t step_end(const run_t *r, const conn_t *c)
+{
+    const char *nl = r->o->script
+                         ? memchr(r->msg + c->sent, '\n', r->msg_len - c->sent)
+                         : NULL;
+    return nl ? (size_t)(nl - r->msg) + 1 : r->msg_len;
+}
+
 static void rr_begin(run_t *r, conn_t *c)
 {
     c->op_start = now_ns();
     c->sent = c->got = 0;
+    c->lines = 0;
+    c->step_end = step_end(r, c);
     rr_send(r, c);
 }
 
-/* rr: reply bytes came; a whole reply that matches ends the operation. */
+/* How much of data (n bytes) the greeting takes: through its first
+ * newline (marking c greeted), or all of it. */
+static size_t take_greeting(conn_t *c, const char *data, size_t n)
+{
+    const char *nl = memchr(data, '\n', n);
+    if (!nl)
+        return n;
+    c->greeted = 1;
+    return (size_t)(nl - data) + 1;
+}
+
+/* n more reply bytes: 1 when the reply is whole, 0 when more is due,
+ * or -1 with *kind set (too long, or not the bytes expected). */
+static int rr_take(run_t *r, conn_t *c, const char *data, size_t n, long **kind)
+{
+    options_t *o = r->o;
+    if (o->reply_lines > 0) {
+        for (size_t i = 0; i < n; i++)
+            if (data[i] == '\n' && ++c->lines == o->reply_lines) {
+                *kind = &r->err_long;
+                return i + 1 == n ? 1 : -1; /* nothing may follow it */
+            }
+        return 0;
+    }
+    size_t want = o->reply_bytes > 0 ? (size_t)o->reply_bytes : r->reply_len;
+    if (c->got + n > want) {
+        *kind = &r->err_long;
+        return -1;
+    }
+    if (o->reply_bytes == 0 && memcmp(data, r->reply + c->got, n) != 0) {
+        *kind = &r->err_bad;
+        return -1;
+    }
+    c->got += n;
+    return c->got == want;
+}
+
+/* rr: reply bytes came; a whole reply of the shape wanted ends the
+ * operation (and, with -g, the greeting comes first). */
 static void rr_read(run_t *r, conn_t *c)
 {
     for (;;) {
@@ -516,16 +603,26 @@ static void rr_read(run_t *r, conn_t *c)
             conn_fail(r, c, n == 0 ? &r->err_short : &r->err_reset);
             return;
         }
-        if (c->got + (size_t)n > r->reply_len) {
-            conn_fail(r, c, &r->err_long);
+        size_t skip = c->greeted ? 0 : take_greeting(c, rbuf, (size_t)n);
+        long *kind = NULL;
+        int done = skip == (size_t)n ? 0
+                   : skip > 0        ? (kind = &r->err_long, -1)
+                                     : rr_take(r, c, rbuf, (size_t)n, &kind);
+        if (done < 0) {
+            conn_fail(r, c, kind);
             return;
         }
-        if (memcmp(rbuf, r->reply + c->got, (size_t)n) != 0) {
-            conn_fail(r, c, &r->err_bad);
+        if (skip > 0 && c->greeted) { /* the greeting: now the request */
+            rr_begin(r, c);
             return;
         }
-        c->got += (size_t)n;
-        if (c->got == r->reply_len) {
+        if (done && c->sent < r->msg_len) { /* the script's next line */
+            c->lines = 0;
+            c->step_end = step_end(r, c);
+            rr_send(r, c);
+            return;
+        }
+        if (done) {
             op_done(r, c);
             if (now_ns() >= r->end) {
                 conn_close(r, c);
@@ -549,6 +646,12 @@ static void conn_read(run_t *r, conn_t *c)
             conn_fail(r, c, &r->err_reset);
             return;
         }
+        for (ssize_t i = 0; r->o->reply_lines > 0 && i < n; i++)
+            if (rbuf[i] == '\n' && ++c->lines == r->o->reply_lines) {
+                op_done(r, c); /* the lines wanted: we hang up */
+                conn_close(r, c);
+                return;
+            }
         if (n == 0) {
             long expect = r->o->expect;
             if (expect >= 0 && (long)c->got != expect) {
@@ -597,7 +700,7 @@ static void conn_connected(run_t *r, conn_t *c)
         conn_fail(r, c, &r->err_connect);
         return;
     }
-    if (r->o->mode == MODE_RR) {
+    if (r->o->mode == MODE_RR && c->greeted) {
         rr_begin(r, c);
         return;
     }
@@ -618,7 +721,7 @@ static void conn_event(run_t *r, conn_t *c)
     else if (c->state == ST_SENDING)
         rr_send(r, c);
     else if (r->o->mode == MODE_RR)
-        rr_read(r, c);
+        rr_read(r, c); /* the greeting, or a reply */
     else if (r->o->mode == MODE_CONN)
         conn_read(r, c);
     else
@@ -806,8 +909,33 @@ static int free_port(void)
     return 0;
 }
 
-/* The request (and expected reply) of rr mode: a RESP PING, or msg_len
- * printable bytes for an echo. */
+/* text with its C escapes (\n \r \t \\ \xHH) turned into bytes, in a
+ * new allocation; *len its length. */
+static char *unescape(const char *text, size_t *len)
+{
+    char *out = malloc(strlen(text) + 1), *w = out;
+    if (!out)
+        exit(1);
+    for (const char *p = text; *p; p++) {
+        if (*p != '\\' || !p[1]) {
+            *w++ = *p;
+            continue;
+        }
+        p++;
+        if (*p == 'x' && p[1] && p[2]) {
+            char hex[3] = {p[1], p[2], 0};
+            *w++ = (char)strtol(hex, NULL, 16);
+            p += 2;
+        } else {
+            *w++ = *p == 'n' ? '\n' : *p == 'r' ? '\r' : *p == 't' ? '\t' : *p;
+        }
+    }
+    *len = (size_t)(w - out);
+    return out;
+}
+
+/* The request (and expected reply) of rr mode: a RESP PING, the bytes
+ * given (-q, and -r), or msg_len printable bytes for an echo. */
 static void make_messages(run_t *r)
 {
     options_t *o = r->o;
@@ -816,6 +944,11 @@ static void make_messages(run_t *r)
         r->msg_len = sizeof(ping_request) - 1;
         r->reply = ping_reply;
         r->reply_len = sizeof(ping_reply) - 1;
+        return;
+    }
+    if (o->request) {
+        r->msg = unescape(o->request, &r->msg_len);
+        r->reply = o->reply ? unescape(o->reply, &r->reply_len) : NULL;
         return;
     }
     r->msg = malloc(o->msg_len);
@@ -890,5 +1023,7 @@ int main(int argc, char **argv)
     free(r.conns);
     if (!o.ping)
         free(r.msg);
+    if (o.request && o.reply)
+        free((char *)r.reply);
     return 0;
 }

@@ -15,6 +15,12 @@
 # the same workload without errors in the same run: "vs best peer" is
 # always > 1 when ours does better (more per second, or less time,
 # memory or CPU).  Plain POSIX awk (mawk is Debian's default).
+#
+# bench/handler_bench.sh uses it too, for one handler in every mode: its
+# machine.tsv names the workloads (workloads, and per workload title_W,
+# short_W, unit_W, higher_W), and "compare best" compares every row with
+# the best row of the run (there are no peers); the targets give way to
+# which mode won what.
 
 BEGIN {
     nw = split("conn echo poetry idle1000 idle10000 http cpu cpu_echo cpu_http sys_conn sys_echo sys_http", wl, " ")
@@ -47,6 +53,8 @@ BEGIN {
 }
 
 FNR == NR { machine[$1] = $2; next }
+
+!configured { configured = 1; if (machine["workloads"] != "") own_workloads() }
 
 {
     w = $1; s = $2
@@ -87,6 +95,16 @@ END {
 
 # ---- Numbers ---------------------------------------------------------------
 
+# The workloads machine.tsv names, in place of make bench's.
+function own_workloads(    i, w) {
+    nw = split(machine["workloads"], wl, " ")
+    for (i = 1; i <= nw; i++) {
+        w = wl[i]
+        title[w] = machine["title_" w]; short[w] = machine["short_" w]
+        unit[w] = machine["unit_" w]; higher[w] = machine["higher_" w] + 0
+    }
+}
+
 # Rounds: one without errors beats one with; then the better value.
 function rank(st) { return st == "ok" ? 3 : st == "capped" ? 2 : st == "err" ? 1 : 0 }
 
@@ -109,7 +127,7 @@ function is_better(w, a, b) { return higher[w] ? a > b : a < b }
 function find_best(w,    j, s, k) {
     for (j = 1; j <= ns; j++) {
         s = order[j]; k = w SUBSEP s
-        if (kind[s] == "ours" || status[k] != "ok" || value[k] == "" || value[k] + 0 <= 0)
+        if ((kind[s] == "ours" && machine["compare"] != "best") || status[k] != "ok" || value[k] == "" || value[k] + 0 <= 0)
             continue
         if (!(w in best) || is_better(w, value[k] + 0, value[best[w]] + 0))
             best[w] = k
@@ -134,7 +152,7 @@ function commas(n,    s, r) {
 
 function fmt(w, v) {
     if (v == "") return ""
-    if (w == "conn" || w == "echo" || w == "http") return commas(v)
+    if (w == "conn" || w == "echo" || w == "http" || unit[w] ~ /\/s$/) return commas(v)
     if (w == "poetry" || w ~ /^sys_/) return sprintf("%.2f", v)
     return sprintf("%.1f", v)
 }
@@ -158,7 +176,17 @@ function cell(w, s, with_ratio,    k, v) {
 
 # ---- Markdown --------------------------------------------------------------
 
+# bench/handler_bench.sh's header: one handler, every mode.
+function handler_header() {
+    printf "# Handler benchmark: %s, %s\n\n", machine["handler"], machine["date"]
+    printf "Server: `%s --handler %s` in each mode.  Machine: %s cores (%s), %s.  Client: our `loadgen` (epoll, one process), sharing the cores with the server: compare the ratios within this run.\n\n",
+        machine["server"], machine["handler"], machine["cores"], machine["cpu"], machine["kernel"]
+    printf "Run: %s, %s s per timed run, %s s in all.  In parentheses: the ratio to the best mode of this run in that column (1.00×: the best; below 1: worse, whether more is better or less); ⚠: the row had errors (see its note).\n\n",
+        machine["quick"] == 1 ? "quick" : "full", machine["secs"], elapsed
+}
+
 function header() {
+    if (machine["handler"] != "") { handler_header(); return }
     printf "# make bench: %s\n\n", machine["date"]
     printf "Machine: %s cores (%s), %s, %s.  Peers: %s, %s, redis %s; client: our `loadgen` (epoll, one process) and %s.  ",
         machine["cores"], machine["cpu"], machine["kernel"], machine["compiler"],
@@ -190,15 +218,16 @@ function summary(    j, i, s, line, sep) {
 
 function detail(w,    j, s, k, r) {
     printf "### %s\n\n", title[w]
-    printf "Best peer: %s.  ", (w in best) ? best_name(w) " (" fmt(w, value[best[w]]) " " unit[w] ")" : "none ran"
+    printf "Best %s: %s.  ", machine["compare"] == "best" ? "mode" : "peer", (w in best) ? best_name(w) " (" fmt(w, value[best[w]]) " " unit[w] ")" : "none ran"
     printf "%s is better.  Chart: %s.", higher[w] ? "Higher" : "Lower",
         w ~ /^sys_/ ? "`syscalls.svg`" : w ~ /^cpu_/ ? "none" : "`" w ".svg`"
-    if (w ~ /^idle/) printf "  Latency here: from connect to the server's greeting, %s connections opened 256 at a time.", substr(w, 5)
+    if (w ~ /^idle[0-9]/) printf "  Latency here: from connect to the server's greeting, %s connections opened 256 at a time.", substr(w, 5)
     printf "\n\n"
+    vs = machine["compare"] == "best" ? "vs best" : "vs best peer"
     if (w ~ /^(cpu|sys_)/)
-        print "| server | " unit[w] " | vs best peer | errors | note |\n|---|---:|---:|---:|---|"
+        print "| server | " unit[w] " | " vs " | errors | note |\n|---|---:|---:|---:|---|"
     else
-        print "| server | " unit[w] " | vs best peer | p50 ms | p99 ms | p99.9 ms | errors | note |\n|---|---:|---:|---:|---:|---:|---:|---|"
+        print "| server | " unit[w] " | " vs " | p50 ms | p99 ms | p99.9 ms | errors | note |\n|---|---:|---:|---:|---:|---:|---:|---|"
     for (j = 1; j <= ns; j++) {
         s = order[j]; k = w SUBSEP s
         if (!(k in have)) continue
@@ -265,7 +294,35 @@ function target_idle(w,    v) {
         v == "" ? "not measured" : sprintf("%.1f KiB (target ≤ 8 KiB): %s", v, v <= 8 ? "met" : "NOT met")
 }
 
+# Which mode won each workload, and by how much over the runner-up.
+function winners(    i, w, j, s, k, second) {
+    print "### Which mode won what\n"
+    for (i = 1; i <= nw; i++) {
+        w = wl[i]
+        if (!(w in best)) { printf "- %s: no mode ran it without errors\n", short[w]; continue }
+        second = ""
+        for (j = 1; j <= ns; j++) {
+            s = order[j]; k = w SUBSEP s
+            if (k == best[w] || status[k] != "ok" || value[k] == "" || value[k] + 0 <= 0) continue
+            if (second == "" || is_better(w, value[k] + 0, value[second] + 0)) second = k
+        }
+        printf "- %s: **%s** (%s %s)", short[w], best_name(w), fmt(w, value[best[w]]), unit[w]
+        if (second != "") {
+            split(second, parts, SUBSEP)
+            printf ", %.2f× the next, %s (%s)", 1 / ratio(w, second), parts[2], fmt(w, value[second])
+        }
+        printf "\n"
+    }
+    for (j = 1; j <= ns; j++)
+        for (i = 1; i <= nw; i++) {
+            k = wl[i] SUBSEP order[j]
+            if ((k in have) && status[k] != "ok") { printf "- %s, %s: %s\n", order[j], short[wl[i]], note[k] == "" ? "failed" : note[k] }
+        }
+    print ""
+}
+
 function targets() {
+    if (machine["handler"] != "") { winners(); return }
     print "### Targets (issue 6), measured in this run\n"
     target_vs_peer("conn", "nginx", "")
     target_vs_peer("http", "nginx", "nginx-static")

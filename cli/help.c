@@ -75,11 +75,12 @@ static void put_words(FILE *out, int *col, int indent, const char *text)
 
 void cli_write_usage(FILE *out)
 {
-    static const char head[] = "usage: socketserver ";
+    char head[96];
+    snprintf(head, sizeof(head), "usage: %s ", cli_program());
     int col = (int)strlen(head);
     fputs(head, out);
-    for (size_t i = 0; i < cli_table_size; i++) {
-        const cli_option_t *opt = &cli_table[i];
+    for (size_t i = 0; i < cli_row_count(); i++) {
+        const cli_option_t *opt = cli_row_at(i);
         char names[256] = "", unit[320];
         if (opt->type == OPT_HEADING)
             continue;
@@ -126,11 +127,11 @@ void cli_print_help(const cli_options_t *defaults)
 {
     cli_write_usage(stdout);
     printf("\n%s", intro);
-    for (size_t i = 0; i < cli_table_size; i++) {
-        if (cli_table[i].type == OPT_HEADING)
-            printf("\n%s\n", cli_table[i].name);
+    for (size_t i = 0; i < cli_row_count(); i++) {
+        if (cli_row_at(i)->type == OPT_HEADING)
+            printf("\n%s\n", cli_row_at(i)->name);
         else
-            write_option_help(stdout, &cli_table[i], defaults);
+            write_option_help(stdout, cli_row_at(i), defaults);
     }
     printf("\n%s", trailer);
 }
@@ -156,20 +157,24 @@ void cli_print_list(void)
                 SS_CHOICE_POOL_ACCEPT);
     list_choice("pollers (--poller, event mode)", SS_CHOICE_POLLER);
     list_choice("PROXY protocol (--proxy-protocol)", SS_CHOICE_PROXY);
+    const ss_handler_t *const *h = cli_handlers();
     printf("handlers (--handler):\n");
-    for (size_t i = 0; handlers_at(i); i++)
-        printf("  %-12s %s\n", handlers_at(i)->name, handlers_at(i)->summary);
+    for (size_t i = 0; h[i]; i++)
+        printf("  %-12s %s\n", h[i]->name, h[i]->summary ? h[i]->summary : "");
     printf("handlers' idle timeouts (when no --timeout is given):\n");
-    for (size_t i = 0; handlers_at(i); i++) {
-        int ms = handlers_at(i)->timeout_ms;
-        if (ms > 0)
-            printf("  %-12s %g s\n", handlers_at(i)->name, ms / 1000.0);
+    for (size_t i = 0; h[i]; i++) {
+        if (h[i]->timeout_ms > 0)
+            printf("  %-12s %g s\n", h[i]->name, h[i]->timeout_ms / 1000.0);
         else
-            printf("  %-12s none\n", handlers_at(i)->name);
+            printf("  %-12s none\n", h[i]->name);
     }
 }
 
+/* A program of its own names the library it is built on. */
 void cli_print_version(void)
 {
-    printf("socketserver %s\n", SS_VERSION);
+    if (strcmp(cli_program(), "socketserver") == 0)
+        printf("socketserver %s\n", SS_VERSION);
+    else
+        printf("%s (socketserver %s)\n", cli_program(), SS_VERSION);
 }

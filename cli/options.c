@@ -1,4 +1,4 @@
-/* options.c -- the command line of build/socketserver: the parser.
+/* options.c -- the command line of ss_main: the parser.
  *
  * One table (table.c), one row per flag: its name, where its value goes
  * (an offset into cli_options_t, whose cfg is the server's ss_config_t
@@ -6,7 +6,9 @@
  * messages here, and the usage and --help in help.c, are all made from
  * the table; the names a choice accepts come from the library
  * (ss_choice_*), so a new mode or poller shows up everywhere without an
- * edit here.
+ * edit here.  The handlers' own options are rows too, made from their
+ * declarations; their values are collected as {name, value} pairs for the
+ * server's configuration (cfg.options).
  *
  * Every bad flag or value is named in the message, and the exit status is
  * 2. */
@@ -64,7 +66,7 @@ static int bad(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "socketserver: ");
+    fprintf(stderr, "%s: ", cli_program());
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
@@ -141,11 +143,37 @@ static int add_listen(cli_options_t *o, const cli_option_t *opt,
 
 static int set_handler(const cli_option_t *opt, void *field, const char *text)
 {
-    const ss_handler_t *h = handlers_find(text);
+    const ss_handler_t *h = cli_find_handler(text);
     if (!h)
         return bad("%s: unknown handler '%s' (see --list)", opt->name, text);
     *(const ss_handler_t **)field = h;
     return 0;
+}
+
+/* A handler's option: checked as its declaration says, then one more
+ * {name, value} for the server (the handler reads the last one given). */
+static int add_value(cli_options_t *o, const cli_option_t *opt,
+                     const char *text)
+{
+    int rc = 0, scratch;
+    const ss_handler_option_t *h = opt->hopt;
+    if (h->type == SS_OPTION_INT) {
+        cli_option_t range = *opt;
+        range.type = OPT_INT;
+        rc = set_whole(&range, &scratch, text);
+    } else if (h->type == SS_OPTION_ADDRESS) {
+        cli_option_t address = *opt;
+        address.type = OPT_ADDRESS;
+        const char *ignored;
+        rc = set_text(&address, &ignored, text);
+    }
+    if (rc == 0 && o->nvalues == CLI_MAX_VALUES)
+        rc = bad("%s: more than %d handler options", opt->name, CLI_MAX_VALUES);
+    if (rc == 0) {
+        o->values[o->nvalues++] = (ss_option_value_t){h->name, text};
+        o->cfg.options = o->values;
+    }
+    return rc;
 }
 
 /* A name of a choice, stored as its value; --mode prefork is sync mode
@@ -197,6 +225,8 @@ static int apply(cli_options_t *o, const cli_option_t *opt, const char *value)
     case OPT_MODE:
     case OPT_LOG_LEVEL:
         return set_choice(o, opt, field, value);
+    case OPT_HANDLER_OPTION:
+        return add_value(o, opt, value);
     case OPT_HEADING:
         break;
     }
@@ -208,8 +238,8 @@ static int apply(cli_options_t *o, const cli_option_t *opt, const char *value)
 /* The row of the flag spelled by the len bytes at text, or NULL. */
 static const cli_option_t *find_option(const char *text, size_t len)
 {
-    for (size_t i = 0; i < cli_table_size; i++) {
-        const cli_option_t *opt = &cli_table[i];
+    for (size_t i = 0; i < cli_row_count(); i++) {
+        const cli_option_t *opt = cli_row_at(i);
         if (opt->type == OPT_HEADING)
             continue;
         if ((strlen(opt->name) == len && !strncmp(opt->name, text, len)) ||
@@ -224,10 +254,8 @@ int cli_defaults(cli_options_t *o)
 {
     memset(o, 0, sizeof(*o));
     ss_config_init(&o->cfg);
-    handler_options_init(&o->handler_opts);
-    o->cfg.context = &o->handler_opts;
     o->cfg.address = "127.0.0.1:8002";
-    o->cfg.handler = handlers_find("menu10086");
+    o->cfg.handler = cli_handlers()[0]; /* the program's first */
     o->cfg.reuse_address = 1;
     o->log_level = SS_LOG_INFO;
     /* The compiled-in mode goes through --mode's own row, prefork too; a

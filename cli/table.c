@@ -1,6 +1,7 @@
-/* table.c -- the CLI's flags, one row each, and the names a choice-like
- * row accepts.  Data and lookups only: the parser (options.c) and the
- * help (help.c) both read it, and it calls neither. */
+/* table.c -- the CLI's flags, one row each, the rows made from the
+ * handlers' own options, and the names a choice-like row accepts.  Data
+ * and lookups only: the parser (options.c) and the help (help.c) both
+ * read it, and it calls neither. */
 #include "table.h"
 
 #include <limits.h>
@@ -63,7 +64,7 @@
         .offset = ENUM_AT(field_), .kind = kind_, .help = text_                \
     }
 
-const cli_option_t cli_table[] = {
+static const cli_option_t head[] = {
     HEADING("Serving:"),
     CHOICE("--mode", "M", OPT_MODE, cfg.mode, SS_CHOICE_MODE,
            "how requests run (see --list; " PREFORK " is " PREFORK_SUMMARY ")"),
@@ -149,15 +150,10 @@ const cli_option_t cli_table[] = {
     CHOICE("--log-level", "L", OPT_LOG_LEVEL, log_level, 0, "what to log"),
     TEXT("--log-file", "PATH", OPT_STRING, log_file,
          "log there, not to standard error (USR1 reopens)"),
-    HEADING("Handler options:"),
-    WHOLE("--delay", "MS", handler_opts.delay_ms, 0, 3600000,
-          "poetry: pause between lines (default 500)"),
-    TEXT("--poem", "FILE", OPT_STRING, handler_opts.poem,
-         "poetry: serve this file (default a built-in poem)"),
-    TEXT("--remote", "ADDR", OPT_ADDRESS, handler_opts.remote,
-         "forward: where to relay each client"),
-    TEXT("--root", "DIR", OPT_STRING, handler_opts.root,
-         "http: the directory to serve (default .)"),
+};
+
+/* After the handlers' options. */
+static const cli_option_t tail[] = {
     HEADING("Information:"),
     INFO("--list", NULL, CLI_INFO_LIST,
          "list modes, accept strategies, pollers and handlers"),
@@ -165,7 +161,117 @@ const cli_option_t cli_table[] = {
     INFO("--version", NULL, CLI_INFO_VERSION, "the version"),
 };
 
-const size_t cli_table_size = COUNT(cli_table);
+/* ---- The handlers and their options ------------------------------------ */
+
+#define MAX_HANDLER_ROWS 64
+static const ss_handler_t *const *handlers;
+static cli_option_t handler_rows[MAX_HANDLER_ROWS + 1]; /* a heading first */
+static char handler_text[MAX_HANDLER_ROWS][2][160]; /* each flag, its help */
+static size_t nhandler_rows;
+static char program[64] = "socketserver";
+
+const char *cli_program(void)
+{
+    return program;
+}
+
+const ss_handler_t *const *cli_handlers(void)
+{
+    return handlers;
+}
+
+const ss_handler_t *cli_find_handler(const char *name)
+{
+    for (size_t i = 0; handlers && handlers[i]; i++)
+        if (strcmp(handlers[i]->name, name) == 0)
+            return handlers[i];
+    return NULL;
+}
+
+/* The CLI's own row spelled flag, or NULL. */
+static const cli_option_t *own_row(const char *flag)
+{
+    for (size_t i = 0; i < COUNT(head) + COUNT(tail); i++) {
+        const cli_option_t *row =
+            i < COUNT(head) ? &head[i] : &tail[i - COUNT(head)];
+        if (row->type != OPT_HEADING && strcmp(row->name, flag) == 0)
+            return row;
+    }
+    return NULL;
+}
+
+/* A row for option o of handler h; a name two handlers share is one flag
+ * (the first one's help), whose value both read. */
+static int add_handler_row(const ss_handler_t *h, const ss_handler_option_t *o,
+                           char *why, size_t cap)
+{
+    char flag[160];
+    snprintf(flag, sizeof(flag), "--%s", o->name);
+    if (own_row(flag)) {
+        snprintf(why, cap, "handler %s: option %s is a flag of the CLI's own",
+                 h->name, flag);
+        return -1;
+    }
+    for (size_t i = 1; i <= nhandler_rows; i++)
+        if (strcmp(handler_rows[i].name, flag) == 0)
+            return 0;
+    if (nhandler_rows == MAX_HANDLER_ROWS) {
+        snprintf(why, cap, "handlers: more than %d options", MAX_HANDLER_ROWS);
+        return -1;
+    }
+    char(*text)[160] = handler_text[nhandler_rows++];
+    snprintf(text[0], sizeof(text[0]), "%s", flag);
+    snprintf(text[1], sizeof(text[1]), "%s: %s", h->name,
+             o->help ? o->help : "");
+    handler_rows[nhandler_rows] =
+        (cli_option_t){.name = text[0],
+                       .meta = o->meta ? o->meta : "VALUE",
+                       .type = OPT_HANDLER_OPTION,
+                       .lo = o->lo,
+                       .hi = o->hi,
+                       .help = text[1],
+                       .hopt = o};
+    return 0;
+}
+
+int cli_setup(const char *argv0, const ss_handler_t *const *list, char *why,
+              size_t cap)
+{
+    const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
+    if (argv0 && *argv0)
+        snprintf(program, sizeof(program), "%s", slash ? slash + 1 : argv0);
+    handlers = list;
+    nhandler_rows = 0;
+    handler_rows[0] = (cli_option_t)HEADING("Handler options:");
+    if (!list || !list[0]) {
+        snprintf(why, cap, "no handlers given");
+        return -1;
+    }
+    for (size_t i = 0; list[i]; i++)
+        for (const ss_handler_option_t *o = list[i]->options; o && o->name; o++)
+            if (add_handler_row(list[i], o, why, cap) < 0)
+                return -1;
+    return 0;
+}
+
+/* ---- The rows, in order ------------------------------------------------- */
+
+size_t cli_row_count(void)
+{
+    return COUNT(head) + (nhandler_rows ? nhandler_rows + 1 : 0) + COUNT(tail);
+}
+
+const cli_option_t *cli_row_at(size_t i)
+{
+    size_t handler_part = nhandler_rows ? nhandler_rows + 1 : 0;
+    if (i < COUNT(head))
+        return &head[i];
+    i -= COUNT(head);
+    if (i < handler_part)
+        return &handler_rows[i];
+    i -= handler_part;
+    return i < COUNT(tail) ? &tail[i] : NULL;
+}
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug"};
 

@@ -30,7 +30,7 @@ typedef struct flow {
  * needs connections on both sides. */
 static int forward_open(ss_server_t *srv, char *err, size_t errlen)
 {
-    const char *remote = handler_server_options(srv)->remote;
+    const char *remote = ss_server_option(srv, "remote");
     char why[200];
     if (!remote || !*remote) {
         snprintf(err, errlen, "forward: --remote HOST:PORT is required");
@@ -147,7 +147,7 @@ static int relay(ss_request_t *req, flow_t flows[2])
  * fault, not the client's: log it and close the client quietly. */
 static int forward_handle(ss_request_t *req)
 {
-    const char *remote = handler_options(req)->remote;
+    const char *remote = ss_server_option(ss_request_server(req), "remote");
     int remote_fd = ss_connect(req, remote);
     if (remote_fd < 0) {
         ss_log_peer(SS_LOG_WARN, "forward: %s: cannot connect to %s: %s",
@@ -169,6 +169,13 @@ static int forward_handle(ss_request_t *req)
     return rc;
 }
 
+static const ss_handler_option_t forward_options[] = {
+    {.name = "remote",
+     .meta = "ADDR",
+     .help = "where to relay each client",
+     .type = SS_OPTION_ADDRESS},
+    {0}};
+
 const ss_handler_t ss_handler_forward = {
     .name = "forward",
     .summary = "relays each client to --remote HOST:PORT, both ways, "
@@ -176,4 +183,5 @@ const ss_handler_t ss_handler_forward = {
     .handle = forward_handle,
     .open = forward_open,
     .timeout_ms = HANDLER_TIMEOUT_RELAY_MS,
+    .options = forward_options,
 };

@@ -11,8 +11,6 @@
 #include "list.h"
 #undef HANDLER
 
-/* Options of the built-in handlers, given as the server's context (a NULL
- * context means every default).  The CLI fills them from its flags. */
 /* The handlers' default idle timeouts (ss_handler_t.timeout_ms), for a
  * server whose configuration sets none (the CLI without --timeout): every
  * wait for a client, to send or to take our bytes, is bounded unless a
@@ -31,20 +29,18 @@
     (600 * 1000) /* nginx stream's proxy_timeout:                              \
                     a relayed session may idle */
 
-typedef struct handler_options {
-    int delay_ms;       /* poetry: pause between lines; < 0: 500 */
-    const char *poem;   /* poetry: a file to serve; NULL: the built-in poem */
-    const char *remote; /* forward: HOST:PORT to relay to; required */
-    const char *root;   /* http: the directory served; NULL: "." */
-} handler_options_t;
-
-void handler_options_init(handler_options_t *o);
-/* The options in force for a request: its server's, or the defaults. */
-const handler_options_t *handler_options(const ss_request_t *req);
-const handler_options_t *handler_server_options(const ss_server_t *srv);
+/* Every built-in handler, in list.h's order, then NULL: what the stock
+ * binary passes to ss_main, and what a program of its own may pass too
+ * (declared for it in socketserver_cli.h). */
+extern const ss_handler_t *const ss_builtin_handlers[];
 
 /* The i-th built-in handler, NULL past the end; or one by name. */
 const ss_handler_t *handlers_at(size_t i);
 const ss_handler_t *handlers_find(const char *name);
+
+/* The handler option `name` (ss_server_option) as a whole number from lo
+ * to hi: *out, 0; not given: *out untouched, 0; else -EINVAL. */
+int handler_option_int(const ss_server_t *srv, const char *name, long lo,
+                       long hi, long *out);
 
 #endif

@@ -737,7 +737,7 @@ static int http_handle(ss_request_t *req)
 
 static const char *root_option(const ss_server_t *srv)
 {
-    const char *root = handler_server_options(srv)->root;
+    const char *root = ss_server_option(srv, "root");
     return root ? root : ".";
 }
 
@@ -807,6 +807,12 @@ static void http_close(ss_server_t *srv)
     ss_server_set_handler_data(srv, NULL);
 }
 
+static const ss_handler_option_t http_options[] = {
+    {.name = "root",
+     .meta = "DIR",
+     .help = "the directory to serve (default .)"},
+    {0}};
+
 const ss_handler_t ss_handler_http = {
     .name = "http",
     .summary = "static files from --root over HTTP/1.1, like python -m "
@@ -817,4 +823,5 @@ const ss_handler_t ss_handler_http = {
     .open = http_open,
     .close = http_close,
     .timeout_ms = HANDLER_TIMEOUT_HTTP_MS,
+    .options = http_options,
 };

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #define POETRY_DEFAULT_DELAY_MS 500
+#define POETRY_MAX_DELAY_MS 3600000
 #define POETRY_MAX_FILE (1024 * 1024)
 #define POETRY_MAX_DGRAM_REPLY 512
 
@@ -113,7 +114,13 @@ static int poem_read(int fd, const char *path, size_t size, poem_t **out,
  * (HUP with --workers: the new workers recite the file as it is now). */
 static int poetry_open(ss_server_t *srv, char *err, size_t errlen)
 {
-    const char *path = handler_server_options(srv)->poem;
+    const char *path = ss_server_option(srv, "poem");
+    long delay = 0;
+    if (handler_option_int(srv, "delay", 0, POETRY_MAX_DELAY_MS, &delay) < 0) {
+        snprintf(err, errlen, "poetry: --delay %s: expected 0 to %d ms",
+                 ss_server_option(srv, "delay"), POETRY_MAX_DELAY_MS);
+        return -EINVAL;
+    }
     if (!path)
         return 0; /* the built-in poem */
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -147,8 +154,10 @@ static const poem_t *poem_of(const ss_request_t *req)
 
 static unsigned delay_of(const ss_request_t *req)
 {
-    int delay = handler_options(req)->delay_ms;
-    return delay < 0 ? POETRY_DEFAULT_DELAY_MS : (unsigned)delay;
+    long delay = POETRY_DEFAULT_DELAY_MS; /* open checked the value */
+    handler_option_int(ss_request_server(req), "delay", 0, POETRY_MAX_DELAY_MS,
+                       &delay);
+    return (unsigned)delay;
 }
 
 /* Length of the line at text, its "\n" included. */
@@ -196,6 +205,18 @@ static int poetry_handle(ss_request_t *req)
                     utf8_cut(p->text, first, POETRY_MAX_DGRAM_REPLY));
 }
 
+static const ss_handler_option_t poetry_options[] = {
+    {.name = "delay",
+     .meta = "MS",
+     .help = "pause between lines (default 500)",
+     .type = SS_OPTION_INT,
+     .lo = 0,
+     .hi = POETRY_MAX_DELAY_MS},
+    {.name = "poem",
+     .meta = "FILE",
+     .help = "serve this file (default a built-in poem)"},
+    {0}};
+
 const ss_handler_t ss_handler_poetry = {
     .name = "poetry",
     .summary = "sends a poem line by line, --delay MS apart (seed 000)",
@@ -203,4 +224,5 @@ const ss_handler_t ss_handler_poetry = {
     .open = poetry_open,
     .close = poetry_close,
     .timeout_ms = HANDLER_TIMEOUT_TALK_MS,
+    .options = poetry_options,
 };

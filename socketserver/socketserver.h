@@ -144,6 +144,8 @@ typedef struct ss_handler {
     int timeout_ms; /* the idle timeout its requests get when the config's
                        timeout_ms is 0 (not set): how long its clients may
                        rightly stay quiet, or not read.  0: none */
+    const struct ss_handler_option *options; /* its flags, NULL-name-ended
+                                                (Handler options, below) */
 } ss_handler_t;
 
 /* ---- Request functions (the only I/O a handler does) ------------------- *
@@ -288,6 +290,8 @@ typedef struct ss_config {
     ss_mode_id_t mode;                  /* SS_MODE_*; 0: thread */
     const ss_handler_t *handler;        /* required */
     void *context; /* user pointer for hooks and handlers */
+    const struct ss_option_value *options; /* the handler's, NULL-name-ended;
+                                              must outlive the server */
 
     int backlog;         /* listen backlog; 0: SOMAXCONN */
     int reuse_address;   /* SO_REUSEADDR; also replaces a stale Unix socket */
@@ -465,6 +469,20 @@ int ss_server_handed_over(const ss_server_t *srv);
  * mode, or more than one worker): then state shared between requests
  * (a chat room) must not live in one process's memory. */
 int ss_server_is_multiprocess(const ss_server_t *srv);
+
+/* ---- Handler options ---------------------------------------------------- *
+ * ss_main makes each a flag, --NAME VALUE, checked by type; the handler reads
+ * the value given last (or NULL) with ss_server_option, in its open. */
+enum { SS_OPTION_TEXT, SS_OPTION_INT, SS_OPTION_ADDRESS }; /* INT: lo..hi */
+typedef struct ss_handler_option {
+    const char *name, *meta, *help; /* "poem" (--poem), "FILE", one line */
+    int type;                       /* SS_OPTION_* */
+    long lo, hi;
+} ss_handler_option_t;
+typedef struct ss_option_value {
+    const char *name, *value; /* "poem", "/etc/motd" */
+} ss_option_value_t;
+const char *ss_server_option(const ss_server_t *srv, const char *name);
 
 /* ---- Logging ----------------------------------------------------------- */
 

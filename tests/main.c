@@ -33,7 +33,8 @@
     X(listeners)                                                               \
     X(proxy)                                                                   \
     X(proxied)                                                                 \
-    X(upgrade)
+    X(upgrade)                                                                 \
+    X(tutorial)
 
 #define DECLARE(name) void register_##name##_tests(void);
 SUITES(DECLARE)

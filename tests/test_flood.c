@@ -566,12 +566,10 @@ static void serve_in_child(void *arg)
     const char *root = ((server_args_t *)arg)->root;
     signal(SIGPIPE, SIG_DFL);
     ss_log_set_level(SS_LOG_WARN); /* fork mode: "child ... killed by" */
-    handler_options_t opts;
-    handler_options_init(&opts);
-    opts.root = root;
+    ss_option_value_t opts[] = {{"root", root}, {NULL, NULL}};
     ss_config_t cfg;
     ts_config(&cfg, TS_TCP4, mode, &ss_handler_http);
-    cfg.context = &opts;
+    cfg.options = opts;
     cfg.handle_error = child_on_error;
     char why[256];
     if (ss_server_create(&child_server, &cfg, why, sizeof(why)) < 0) {

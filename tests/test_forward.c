@@ -29,7 +29,7 @@
 
 typedef struct relay_setup {
     test_server_t remote, forward;
-    handler_options_t opts; /* the forwarder's context: must outlive it */
+    ss_option_value_t opts[2]; /* the forwarder's --remote: must outlive it */
     int have_remote;
 } relay_setup_t;
 
@@ -37,10 +37,10 @@ static int start_forward(relay_setup_t *r, ts_kind_t kind, const char *mode,
                          const char *remote_address)
 {
     ss_config_t cfg;
-    handler_options_init(&r->opts);
-    r->opts.remote = remote_address;
+    r->opts[0] = (ss_option_value_t){"remote", remote_address};
+    r->opts[1] = (ss_option_value_t){NULL, NULL};
     ts_config(&cfg, kind, mode, &ss_handler_forward);
-    cfg.context = &r->opts;
+    cfg.options = r->opts;
     return CHECK(ts_start(&r->forward, &cfg) == 0);
 }
 
@@ -89,15 +89,14 @@ static int read_is(int fd, const char *want, size_t len)
  * error holding want (a server created after all is closed again). */
 static int create_fails(const char *remote, int datagram, const char *want)
 {
-    handler_options_t opts;
+    ss_option_value_t opts[] = {{remote ? "remote" : NULL, remote},
+                                {NULL, NULL}};
     ss_config_t cfg;
     ss_server_t *srv = NULL;
     char err[256] = "";
-    handler_options_init(&opts);
-    opts.remote = remote;
     ts_config(&cfg, datagram ? TS_UDP4 : TS_TCP4, "thread",
               &ss_handler_forward);
-    cfg.context = &opts;
+    cfg.options = opts;
     int rc = ss_server_create(&srv, &cfg, err, sizeof(err));
     if (srv)
         ss_server_close(srv);
@@ -115,13 +114,12 @@ static void test_forward_open(void)
     CHECK(create_fails("", 0, "forward: --remote HOST:PORT is required"));
     CHECK(create_fails("127.0.0.1", 0, "forward: --remote 127.0.0.1: "));
     CHECK(create_fails("127.0.0.1:1", 1, "forward: relays stream"));
-    handler_options_t opts; /* and a good one is accepted */
+    ss_option_value_t opts[] = {{"remote", "127.0.0.1:1"}, /* and a good */
+                                {NULL, NULL}};             /* one is fine */
     ss_config_t cfg;
     ss_server_t *srv = NULL;
-    handler_options_init(&opts);
-    opts.remote = "127.0.0.1:1";
     ts_config(&cfg, TS_TCP4, "thread", &ss_handler_forward);
-    cfg.context = &opts;
+    cfg.options = opts;
     if (CHECK(ss_server_create(&srv, &cfg, NULL, 0) == 0))
         ss_server_close(srv);
 }

@@ -568,10 +568,10 @@ static const entry_t tree[] = {
 };
 
 typedef struct site {
-    char dir[64];  /* /tmp/ss-http-XXXXXX */
-    char root[96]; /* dir/www */
-    handler_options_t opts;
-    unsigned char *big; /* BIG_SIZE bytes, also www/big.bin */
+    char dir[64];              /* /tmp/ss-http-XXXXXX */
+    char root[96];             /* dir/www */
+    ss_option_value_t opts[2]; /* --root root */
+    unsigned char *big;        /* BIG_SIZE bytes, also www/big.bin */
 } site_t;
 
 static int write_file(const char *path, const void *data, size_t len)
@@ -622,8 +622,8 @@ static int site_create(site_t *s)
     if (!mkdtemp(s->dir))
         return -1;
     snprintf(s->root, sizeof(s->root), "%s/www", s->dir);
-    handler_options_init(&s->opts);
-    s->opts.root = s->root;
+    s->opts[0] = (ss_option_value_t){"root", s->root};
+    s->opts[1] = (ss_option_value_t){NULL, NULL};
     for (size_t i = 0; i < COUNT(tree); i++)
         if (make_entry(s, &tree[i]) < 0)
             return -1;
@@ -645,7 +645,7 @@ static int start(test_server_t *ts, const char *mode, const site_t *site,
 {
     ss_config_t cfg;
     ts_config(&cfg, TS_TCP4, mode, &ss_handler_http);
-    cfg.context = (void *)&site->opts;
+    cfg.options = site->opts;
     cfg.timeout_ms = timeout_ms;
     return CHECK(ts_start(ts, &cfg) == 0);
 }
@@ -1477,14 +1477,14 @@ static void test_idle_timeout(void)
     site_remove(&site);
 }
 
-static int create_fails(handler_options_t *opts, int datagram,
+static int create_fails(const ss_option_value_t *opts, int datagram,
                         const char *message)
 {
     ss_config_t cfg;
     ss_server_t *srv = NULL;
     char err[256] = "";
     ts_config(&cfg, datagram ? TS_UDP4 : TS_TCP4, "thread", &ss_handler_http);
-    cfg.context = opts;
+    cfg.options = opts;
     int rc = ss_server_create(&srv, &cfg, err, sizeof(err));
     if (rc == 0)
         ss_server_close(srv);
@@ -1499,16 +1499,16 @@ static void test_open_checks(void)
     site_t site;
     snprintf(ts_where, sizeof(ts_where), "open");
     if (CHECK(site_create(&site) == 0)) {
-        handler_options_t opts = site.opts;
-        opts.root = "/nonexistent/ss-http-root";
-        CHECK(create_fails(&opts, 0,
+        ss_option_value_t opts[] = {{"root", "/nonexistent/ss-http-root"},
+                                    {NULL, NULL}};
+        CHECK(create_fails(opts, 0,
                            "http: --root /nonexistent/ss-http-root: No such "
                            "file or directory"));
         char file[128];
         snprintf(file, sizeof(file), "%s/a.txt", site.root);
-        opts.root = file;
-        CHECK(create_fails(&opts, 0, "Not a directory"));
-        CHECK(create_fails(&site.opts, 1, "http: needs a stream socket"));
+        opts[0].value = file;
+        CHECK(create_fails(opts, 0, "Not a directory"));
+        CHECK(create_fails(site.opts, 1, "http: needs a stream socket"));
     }
     site_remove(&site);
 }

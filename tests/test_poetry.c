@@ -32,7 +32,12 @@ static const ts_kind_t dgrams[] = {TS_UDP4, TS_UNIX_DGRAM};
 
 /* The options and mode of one case. */
 typedef struct poetry_case {
-    handler_options_t opts;
+    struct {
+        int delay_ms;     /* --delay; < 0: not given */
+        const char *poem; /* --poem; NULL: not given */
+    } opts;
+    char delay[16];
+    ss_option_value_t values[3]; /* opts as the server's handler options */
     const char *mode;
     ts_kind_t kind;
     int grace_ms; /* 0: ts_config's */
@@ -47,8 +52,7 @@ static void each_case(const ts_kind_t *kinds, size_t nkinds, int delay_ms,
 {
     for (size_t k = 0; k < nkinds; k++)
         for (size_t m = 0; m < TS_NMODES; m++) {
-            poetry_case_t c = {{0}, ts_modes[m], kinds[k], 0};
-            handler_options_init(&c.opts);
+            poetry_case_t c = {.mode = ts_modes[m], .kind = kinds[k]};
             c.opts.delay_ms = delay_ms;
             c.opts.poem = poem;
             snprintf(ts_where, sizeof(ts_where), "%s/%s",
@@ -57,11 +61,24 @@ static void each_case(const ts_kind_t *kinds, size_t nkinds, int delay_ms,
         }
 }
 
+/* The case's options as the server's handler options. */
+static const ss_option_value_t *values_of(poetry_case_t *c)
+{
+    int n = 0;
+    snprintf(c->delay, sizeof(c->delay), "%d", c->opts.delay_ms);
+    if (c->opts.delay_ms >= 0)
+        c->values[n++] = (ss_option_value_t){"delay", c->delay};
+    if (c->opts.poem)
+        c->values[n++] = (ss_option_value_t){"poem", c->opts.poem};
+    c->values[n] = (ss_option_value_t){NULL, NULL};
+    return c->values;
+}
+
 static int start(test_server_t *ts, poetry_case_t *c)
 {
     ss_config_t cfg;
     ts_config(&cfg, c->kind, c->mode, &ss_handler_poetry);
-    cfg.context = &c->opts;
+    cfg.options = values_of(c);
     cfg.pool_threads = 8; /* a pool as large as any case's client count */
     if (c->grace_ms)
         cfg.grace_ms = c->grace_ms;
@@ -178,8 +195,7 @@ static void test_poem_file_limit(void)
     for (size_t i = 0; i < MAX_FILE; i++)
         text[i] = i % 1024 == 1023 ? '\n' : (char)('a' + i % 26);
     if (CHECK(write_file(path, sizeof(path), text, MAX_FILE) == 0)) {
-        poetry_case_t c = {{0}, "thread", TS_TCP4, 0};
-        handler_options_init(&c.opts);
+        poetry_case_t c = {.mode = "thread", .kind = TS_TCP4};
         c.opts.delay_ms = 0;
         c.opts.poem = path;
         snprintf(ts_where, sizeof(ts_where), "tcp4/thread, 1 MiB poem");
@@ -200,12 +216,10 @@ static void test_poem_file_limit(void)
 /* open fails, naming the file and the reason; nothing is left behind. */
 static void expect_open_fails(const char *path, const char *reason)
 {
-    handler_options_t opts;
-    handler_options_init(&opts);
-    opts.poem = path;
+    ss_option_value_t opts[] = {{"poem", path}, {NULL, NULL}};
     ss_config_t cfg;
     ts_config(&cfg, TS_TCP4, "thread", &ss_handler_poetry);
-    cfg.context = &opts;
+    cfg.options = opts;
     ss_server_t *srv = NULL;
     char err[512] = "";
     snprintf(ts_where, sizeof(ts_where), "--poem %.60s", path);

@@ -322,8 +322,8 @@ install: lib cli
 	ln -sf $(SO_REAL) $(DESTDIR)$(PREFIX)/lib/$(SO_NAME)
 	ln -sf $(SO_REAL) $(DESTDIR)$(PREFIX)/lib/libsocketserver.so
 	install -m 644 $(CLI_LIB) $(DESTDIR)$(PREFIX)/lib/
-	install -m 644 socketserver/socketserver.h cli/socketserver_cli.h \
-	  $(DESTDIR)$(PREFIX)/include/
+	install -m 644 socketserver/socketserver.h socketserver/socketserver_log.h \
+	  cli/socketserver_cli.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/socketserver $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 deploy/socketserver.1 $(DESTDIR)$(PREFIX)/share/man/man1/
@@ -339,6 +339,7 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/lib/$(SO_NAME) \
 	  $(DESTDIR)$(PREFIX)/lib/$(SO_REAL) \
 	  $(DESTDIR)$(PREFIX)/include/socketserver.h \
+	  $(DESTDIR)$(PREFIX)/include/socketserver_log.h \
 	  $(DESTDIR)$(PREFIX)/bin/socketserver \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/socketserver.pc \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/socketserver.1

@@ -1,4 +1,5 @@
-/* socketserver.h -- the one public header of libsocketserver.
+/* socketserver.h -- the public header of libsocketserver (it includes
+ * socketserver_log.h, the logging calls: include this one).
  *
  * A server owns a listening socket (TCP over IPv4/IPv6, UDP, Unix stream or
  * datagram).  A *mode* decides how each connection or datagram runs (sync,
@@ -484,34 +485,6 @@ typedef struct ss_option_value {
 } ss_option_value_t;
 const char *ss_server_option(const ss_server_t *srv, const char *name);
 
-/* ---- Logging ----------------------------------------------------------- */
-
-enum ss_log_level { SS_LOG_ERROR, SS_LOG_WARN, SS_LOG_INFO, SS_LOG_DEBUG };
-
-/* One line to standard error with time, pid and level; thread-safe. */
-void ss_log(int level, const char *fmt, ...) SS_PRINTF(2, 3);
-void ss_log_set_level(int level);
-int ss_log_level(void);
-
-/* ss_log for lines a client can cause (its timeout, its bad request, its
- * connection shed): rate-limited, so no client or flood of clients can
- * flood the log -- a burst of SS_LOG_PEER_BURST lines, then
- * SS_LOG_PEER_PER_S a second.  One limit per process, shared with every
- * process it forks after its first ss_server_create (fork mode's
- * children, workers).  Lines past the limit are counted, and the next
- * line that passes ends with how many were suppressed (or, if none comes,
- * the serve loop says so a second after the first drop).  Lines below the
- * level take no part. */
-#define SS_LOG_PEER_BURST 20
-#define SS_LOG_PEER_PER_S 10
-void ss_log_peer(int level, const char *fmt, ...) SS_PRINTF(2, 3);
-
-/* Log to a file instead (standard error is pointed at it, appending): 0
- * or -errno.  ss_log_reopen opens it again under the same name, after a
- * rotation; it is async-signal-safe. */
-int ss_log_open(const char *path);
-void ss_log_reopen(void);
-
 #if (defined(__GNUC__) || defined(__clang__)) && defined(SS_BUILDING_LIBRARY)
 #pragma GCC visibility pop
 #endif
@@ -519,4 +492,5 @@ void ss_log_reopen(void);
 #ifdef __cplusplus
 }
 #endif
-#endif /* SOCKETSERVER_H */
+#include "socketserver_log.h" /* ss_log and friends */
+#endif                        /* SOCKETSERVER_H */

@@ -6,6 +6,8 @@
 #include "http.h"
 
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -248,7 +250,35 @@ static int send_by_reads(ss_request_t *req, http_conn_t *c, int fd,
 }
 
 #ifdef SS_HAVE_SENDFILE
-/* The kernel copies from the page cache to the socket.  Between calls the
+/* sendfile has no MSG_NOSIGNAL: a peer that reset would raise SIGPIPE,
+ * which kills a server that has not ignored it (the library promises it
+ * does not).  So SIGPIPE is blocked in this thread around the one call
+ * (no yield in between: a coroutine switch must not carry the mask), and
+ * one it raised is taken back before the old mask returns. */
+static ssize_t sendfile_quietly(int sock, int fd, long long off, size_t len)
+{
+    sigset_t pipe_only, old;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+    off_t at = (off_t)off;
+    ssize_t n = sendfile(sock, fd, &at, len);
+    int e = errno;
+    if (n < 0 && e == EPIPE && !sigismember(&old, SIGPIPE)) {
+        struct timespec none = {0, 0};
+        while (sigtimedwait(&pipe_only, NULL, &none) < 0 && errno == EINTR) {
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = e;
+    return n;
+}
+
+/* The kernel copies from the page cache to the socket.  The one send in
+ * this handler not made by a request function (the library has no
+ * sendfile of its own yet): safe here since a send changes nothing the
+ * library tracks (read-ahead, what the close decides on), and every wait
+ * still goes through the library's seam.  Between calls the
  * request waits for room through ss_poll, which in the event mode also
  * lets other connections run: a fast reader of a big file cannot hold
  * the loop.  A file sendfile refuses (EINVAL: no page cache behind it)
@@ -258,8 +288,7 @@ static int send_rest(ss_request_t *req, http_conn_t *c, int fd, long long off,
 {
     while (left > 0) {
         size_t want = left < SENDFILE_STEP ? (size_t)left : SENDFILE_STEP;
-        off_t at = (off_t)off;
-        ssize_t n = sendfile(ss_fd(req), fd, &at, want);
+        ssize_t n = sendfile_quietly(ss_fd(req), fd, off, want);
         if (n == 0)
             return -EIO; /* shrank: see read_at */
         if (n < 0 && errno == EINTR)

@@ -60,10 +60,19 @@ $(LIB_OBJ): OBJ_CFLAGS = $(LIB_CFLAGS)
 # portable path beside it: NO_FASTPATH=1 builds that one (CI tests it too).
 #   accept4   a connection accepted non-blocking and close-on-exec in one
 #             call (Linux, the BSDs, POSIX.1-2024): two fcntl calls fewer
+#   openat2   the http handler opens a file beneath its root in one call
+#             (RESOLVE_BENEATH, Linux 5.6), not one openat per component
+#   sendfile  the http handler's large files go from the page cache to
+#             the socket, not through a buffer (Linux)
 ifeq ($(NO_FASTPATH),)
 HAVE_ACCEPT4 := $(shell $(CC) -o /dev/null mk/accept4.c 2>/dev/null && echo 1)
+HAVE_OPENAT2 := $(shell $(CC) -o /dev/null mk/openat2.c 2>/dev/null && echo 1)
+HAVE_SENDFILE := $(shell $(CC) -o /dev/null mk/sendfile.c 2>/dev/null && echo 1)
 endif
 FASTPATHS = $(if $(HAVE_ACCEPT4),-DSS_HAVE_ACCEPT4)
+HND_FASTPATHS = $(if $(HAVE_OPENAT2),-DSS_HAVE_OPENAT2) \
+                $(if $(HAVE_SENDFILE),-DSS_HAVE_SENDFILE)
+$(HND_OBJ): OBJ_CFLAGS = $(HND_FASTPATHS)
 
 # libsocketserver.so.VERSION (SS_VERSION in the header), its SONAME
 # libsocketserver.so.MAJOR, and the libsocketserver.so a linker looks for.

@@ -234,6 +234,35 @@ static int apply_transfer_encoding(http_str_t value, http_request_t *out)
     return HTTP_PARSE_COMPLETE;
 }
 
+/* The fields the handler evaluates itself.  A second one of a kind
+ * makes it unusable (len 0): two Ranges or two dates cannot both hold,
+ * and two If-None-Match lists are rare enough to forgo a 304 for. */
+static int keep_view(http_str_t value, http_str_t *field)
+{
+    *field = field->ptr ? (http_str_t){field->ptr, 0} : value;
+    return HTTP_PARSE_COMPLETE;
+}
+
+static int apply_if_modified_since(http_str_t value, http_request_t *out)
+{
+    return keep_view(value, &out->if_modified_since);
+}
+
+static int apply_if_none_match(http_str_t value, http_request_t *out)
+{
+    return keep_view(value, &out->if_none_match);
+}
+
+static int apply_range(http_str_t value, http_request_t *out)
+{
+    return keep_view(value, &out->range);
+}
+
+static int apply_if_range(http_str_t value, http_request_t *out)
+{
+    return keep_view(value, &out->if_range);
+}
+
 static const struct known_field {
     const char *name;
     int (*apply)(http_str_t value, http_request_t *out);
@@ -242,6 +271,10 @@ static const struct known_field {
     {"connection", apply_connection},
     {"content-length", apply_content_length},
     {"transfer-encoding", apply_transfer_encoding},
+    {"if-modified-since", apply_if_modified_since},
+    {"if-none-match", apply_if_none_match},
+    {"range", apply_range},
+    {"if-range", apply_if_range},
 };
 
 /* NAME ":" OWS VALUE OWS.  No space before the colon, no obs-fold (a line

@@ -45,6 +45,12 @@ typedef struct http_request {
     long long content_length;    /* -1 when absent */
     int transfer_encoding;       /* a Transfer-Encoding field was sent */
     int transfer_coding_unknown; /* ...naming something else than chunked */
+    /* Conditional and range fields, as sent (ptr NULL when absent; a
+     * field sent twice has len 0, and is ignored as unusable). */
+    http_str_t if_modified_since;
+    http_str_t if_none_match;
+    http_str_t range;
+    http_str_t if_range;
     size_t header_count;
     size_t head_length; /* bytes of the request head, empty line included */
 } http_request_t;

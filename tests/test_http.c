@@ -5,11 +5,12 @@
  * exact heads, keep-alive and pipelining, HEAD, HTTP/1.0, listings, and
  * every way out of the root we could think of.  tests/http_corpus/ holds
  * malformed heads, each named after the answer it must get. */
-#include "../handlers/http_parser.h"
+#include "../handlers/http.h"
 #include "helpers.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -558,6 +559,27 @@ static const entry_t tree[] = {
     {"www/types/x.wasm", "x", NULL},
     {"www/types/x.tar.gz", "x", NULL},
     {"www/types/noext", "x", NULL},
+    {"www/types/x.mjs", "x", NULL},
+    {"www/types/x.webp", "x", NULL},
+    {"www/types/x.avif", "x", NULL},
+    {"www/types/x.xml", "x", NULL},
+    {"www/types/x.mp4", "x", NULL},
+    {"www/types/x.webm", "x", NULL},
+    {"www/types/x.mp3", "x", NULL},
+    {"www/types/x.woff", "x", NULL},
+    {"www/types/x.woff2", "x", NULL},
+    {"www/types/x.csv", "x", NULL},
+    {"www/types/x.zip", "x", NULL},
+    {"www/types/x.gz", "x", NULL},
+    {"www/types/x.md", "x", NULL},
+    {"www/types/x.map", "x", NULL},
+    {"www/links", NULL, NULL},
+    {"www/links/up", NULL, "../a.txt"},      /* climbs, stays inside */
+    {"www/links/dir", NULL, "../plain"},     /* a directory inside */
+    {"www/links/via", NULL, "dir/../a.txt"}, /* ".." after a symlink */
+    {"www/links/out", NULL, "../../secret.txt"},
+    {"www/links/abs", NULL, "/etc/passwd"},
+    {"www/links/loop", NULL, "loop"},
     {"www/inner", NULL, "a.txt"},  /* a symlink inside: fine */
     {"www/etclink", NULL, "/etc"}, /* symlinks out: refused */
     {"www/secretlink", NULL, "../secret.txt"},
@@ -770,7 +792,8 @@ static int header(const response_t *r, const char *name, char *value,
 }
 
 /* The next response: 0, or -1 (EOF or timeout first, or a head without
- * Content-Length).  A reply to HEAD has no body whatever its length. */
+ * Content-Length).  A reply to HEAD, and a 304, have no body whatever
+ * their length. */
 static int conn_response(conn_t *c, response_t *r, int head_only)
 {
     c->len -= c->used;
@@ -786,8 +809,11 @@ static int conn_response(conn_t *c, response_t *r, int head_only)
         return -1;
     memcpy(r->head, c->buf, head_len);
     r->head[head_len] = '\0';
-    if (sscanf(r->head, "HTTP/1.1 %d ", &r->status) != 1 ||
-        !header(r, "Content-Length", length, sizeof(length)))
+    if (sscanf(r->head, "HTTP/1.1 %d ", &r->status) != 1)
+        return -1;
+    if (r->status == 304) /* no body, and no Content-Length for one */
+        head_only = 1;
+    else if (!header(r, "Content-Length", length, sizeof(length)))
         return -1;
     r->body_len = head_only ? 0 : strtoul(length, NULL, 10);
     while (c->len < head_len + r->body_len)
@@ -869,6 +895,29 @@ static int head_is(const response_t *r, const char *status_line,
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: t\r\n\r\n"
 #define HEAD(path) "HEAD " path " HTTP/1.1\r\nHost: t\r\n\r\n"
 
+/* What a file's 200, 206 and 304 carry after Content-Length (and
+ * Content-Range): Last-Modified (the mtime), the ETag (mtime in seconds
+ * and nanoseconds, and size, in hex) and Accept-Ranges, from stat of
+ * rel under the root.  "" when rel cannot be stat'ed. */
+static const char *validators(const site_t *site, const char *rel, char *out,
+                              size_t cap)
+{
+    char path[512], date[64];
+    struct stat st;
+    struct tm tm;
+    snprintf(path, sizeof(path), "%s/%s", site->root, rel);
+    out[0] = '\0';
+    if (stat(path, &st) < 0 || !gmtime_r(&st.st_mtim.tv_sec, &tm))
+        return out;
+    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    snprintf(out, cap,
+             "Last-Modified: %s\r\nETag: \"%llx.%lx-%llx\"\r\n"
+             "Accept-Ranges: bytes\r\n",
+             date, (unsigned long long)st.st_mtim.tv_sec,
+             (unsigned long)st.st_mtim.tv_nsec, (unsigned long long)st.st_size);
+    return out;
+}
+
 /* The small page an error or redirect carries. */
 static const char *status_page(char *buf, size_t cap, const char *status)
 {
@@ -899,20 +948,23 @@ static int exchange(const char *address, const char *request, size_t len,
 
 static void get_file_case(const char *address, const site_t *site)
 {
-    (void)site;
     conn_t c;
     response_t r;
+    char v[512];
     detail("GET /a.txt");
     if (exchange(address, GET("/a.txt"), strlen(GET("/a.txt")), &c, &r, 0) ==
         0) {
-        CHECK(head_is(&r, "200 OK", TEXT, 6, "", "keep-alive"));
+        CHECK(head_is(&r, "200 OK", TEXT, 6,
+                      validators(site, "a.txt", v, sizeof(v)), "keep-alive"));
         CHECK(body_is(&r, "hello\n"));
     }
     conn_close(&c);
     detail("GET /empty.txt");
     if (exchange(address, GET("/empty.txt"), strlen(GET("/empty.txt")), &c, &r,
                  0) == 0)
-        CHECK(head_is(&r, "200 OK", TEXT, 0, "", "keep-alive"));
+        CHECK(head_is(&r, "200 OK", TEXT, 0,
+                      validators(site, "empty.txt", v, sizeof(v)),
+                      "keep-alive"));
     conn_close(&c);
     detail("GET /inner (a symlink to a.txt, inside the root)");
     if (exchange(address, GET("/inner"), strlen(GET("/inner")), &c, &r, 0) ==
@@ -1120,11 +1172,26 @@ static const status_case_t status_cases[] = {
      "keep-alive"},
     {"405 DELETE", "DELETE /a.txt HTTP/1.1\r\nHost: t\r\n\r\n", NULL,
      "405 Method Not Allowed", "Allow: GET, HEAD\r\n", "keep-alive"},
-    {"405 lower-case get", "get /a.txt HTTP/1.1\r\nHost: t\r\n\r\n", NULL,
-     "405 Method Not Allowed", "Allow: GET, HEAD\r\n", "keep-alive"},
+    /* Methods are case-sensitive: "get" is a method we do not know. */
+    {"501 lower-case get", "get /a.txt HTTP/1.1\r\nHost: t\r\n\r\n", NULL,
+     "501 Not Implemented", "", "keep-alive"},
     {"405 POST with a body (unread: the connection ends)",
      "POST /a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc", NULL,
      "405 Method Not Allowed", "Allow: GET, HEAD\r\n", "close"},
+    {"501 an unknown method", "FOO /a.txt HTTP/1.1\r\nHost: t\r\n\r\n", NULL,
+     "501 Not Implemented", "", "keep-alive"},
+    {"501 GETs", "GETs /a.txt HTTP/1.1\r\nHost: t\r\n\r\n", NULL,
+     "501 Not Implemented", "", "keep-alive"},
+    {"405 PUT", "PUT /a.txt HTTP/1.1\r\nHost: t\r\n\r\n", NULL,
+     "405 Method Not Allowed", "Allow: GET, HEAD\r\n", "keep-alive"},
+    {"405 OPTIONS", "OPTIONS /a.txt HTTP/1.1\r\nHost: t\r\n\r\n", NULL,
+     "405 Method Not Allowed", "Allow: GET, HEAD\r\n", "keep-alive"},
+    {"301 keeps the query", GET("/plain?x=1&y=%20"), NULL,
+     "301 Moved Permanently", "Location: /plain/?x=1&y=%20\r\n", "keep-alive"},
+    {"301 keeps the query, not the fragment", GET("/plain?x=1#top"), NULL,
+     "301 Moved Permanently", "Location: /plain/?x=1\r\n", "keep-alive"},
+    {"301 after dot segments", GET("/site/../plain"), NULL,
+     "301 Moved Permanently", "Location: /plain/\r\n", "keep-alive"},
     {"301 to the slash", GET("/plain"), NULL, "301 Moved Permanently",
      "Location: /plain/\r\n", "keep-alive"},
     {"301 keeps its escapes", GET("/plain/sub%20dir"), NULL,
@@ -1198,9 +1265,9 @@ static const char plain_listing[] =
 
 static void directory_case(const char *address, const site_t *site)
 {
-    (void)site;
     conn_t c;
     response_t r;
+    char v[512];
     detail("listing /plain/");
     if (exchange(address, GET("/plain/"), strlen(GET("/plain/")), &c, &r, 0) ==
         0) {
@@ -1231,7 +1298,9 @@ static void directory_case(const char *address, const site_t *site)
     detail("index.html of /site/");
     if (exchange(address, GET("/site/"), strlen(GET("/site/")), &c, &r, 0) ==
         0) {
-        CHECK(head_is(&r, "200 OK", HTML, 14, "", "keep-alive"));
+        CHECK(head_is(&r, "200 OK", HTML, 14,
+                      validators(site, "site/index.html", v, sizeof(v)),
+                      "keep-alive"));
         CHECK(body_is(&r, "<h1>site</h1>\n"));
     }
     conn_close(&c);
@@ -1263,7 +1332,21 @@ static void types_case(const char *address, const site_t *site)
         {"x.ico", "image/x-icon"},
         {"x.pdf", "application/pdf"},
         {"x.wasm", "application/wasm"},
-        {"x.tar.gz", "application/octet-stream"},
+        {"x.tar.gz", "application/gzip"},
+        {"x.mjs", "text/javascript; charset=utf-8"},
+        {"x.webp", "image/webp"},
+        {"x.avif", "image/avif"},
+        {"x.xml", "text/xml; charset=utf-8"},
+        {"x.mp4", "video/mp4"},
+        {"x.webm", "video/webm"},
+        {"x.mp3", "audio/mpeg"},
+        {"x.woff", "font/woff"},
+        {"x.woff2", "font/woff2"},
+        {"x.csv", "text/csv; charset=utf-8"},
+        {"x.zip", "application/zip"},
+        {"x.gz", "application/gzip"},
+        {"x.md", "text/markdown; charset=utf-8"},
+        {"x.map", "application/json"},
         {"noext", "application/octet-stream"},
     };
     conn_t c;
@@ -1299,8 +1382,9 @@ static void big_file_case(const char *address, const site_t *site)
     if (conn_open(&c, address) == 0 &&
         CHECK(conn_send_str(&c, GET("/big.bin")) == 0) &&
         CHECK(conn_response(&c, &r, 0) == 0)) {
-        CHECK(head_is(&r, "200 OK", "application/octet-stream", BIG_SIZE, "",
-                      "keep-alive"));
+        char v[512];
+        CHECK(head_is(&r, "200 OK", "application/octet-stream", BIG_SIZE,
+                      validators(site, "big.bin", v, sizeof(v)), "keep-alive"));
         CHECK(r.body_len == BIG_SIZE &&
               memcmp(r.body, site->big, BIG_SIZE) == 0);
         step(&c, GET("/a.txt"), 0, 200, "hello\n");
@@ -1378,6 +1462,434 @@ static void traversal_case(const char *address, const site_t *site)
 static void test_traversal(void)
 {
     each_mode(traversal_case);
+}
+
+/* ---- Conditional requests and ranges ---------------------------------------
+ * Fields may name the file's own validators: {E} its ETag, {L} its
+ * Last-Modified, replaced before sending. */
+
+typedef struct cond_case {
+    const char *method, *fields;
+    int status;
+    const char *body;  /* NULL: not checked (a status page) */
+    const char *range; /* the Content-Range wanted; NULL: none */
+} cond_case_t;
+
+static const cond_case_t cond_cases[] = {
+    {"GET", "If-Modified-Since: {L}\r\n", 304, "", NULL},
+    {"GET", "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n", 304, "",
+     NULL},
+    {"GET", "If-Modified-Since: Mon, 01 Jan 1990 00:00:00 GMT\r\n", 200,
+     "hello\n", NULL},
+    {"GET", "If-Modified-Since: Friday, 01-Jan-99 00:00:00 GMT\r\n", 200,
+     "hello\n", NULL},
+    {"GET", "If-Modified-Since: Fri Jan  1 00:00:00 2100\r\n", 304, "", NULL},
+    {"GET", "If-Modified-Since: yesterday\r\n", 200, "hello\n", NULL},
+    {"GET", "If-None-Match: {E}\r\n", 304, "", NULL},
+    {"GET", "If-None-Match: \"x\", W/{E}\r\n", 304, "", NULL},
+    {"GET", "If-None-Match: *\r\n", 304, "", NULL},
+    {"GET", "If-None-Match: \"other\"\r\n", 200, "hello\n", NULL},
+    /* RFC 9110 13.2.2: If-None-Match wins over If-Modified-Since. */
+    {"GET",
+     "If-None-Match: \"other\"\r\n"
+     "If-Modified-Since: Fri, 01 Jan 2100 00:00:00 GMT\r\n",
+     200, "hello\n", NULL},
+    {"GET",
+     "If-None-Match: {E}\r\n"
+     "If-Modified-Since: Mon, 01 Jan 1990 00:00:00 GMT\r\n",
+     304, "", NULL},
+    {"HEAD", "If-None-Match: {E}\r\n", 304, "", NULL},
+    {"GET", "Range: bytes=0-2\r\n", 206, "hel", "bytes 0-2/6"},
+    {"GET", "Range: bytes=3-\r\n", 206, "lo\n", "bytes 3-5/6"},
+    {"GET", "Range: bytes=-2\r\n", 206, "o\n", "bytes 4-5/6"},
+    {"GET", "Range: bytes=2-100\r\n", 206, "llo\n", "bytes 2-5/6"},
+    {"GET", "Range: bytes=-100\r\n", 206, "hello\n", "bytes 0-5/6"},
+    {"GET", "Range: bytes=6-\r\n", 416, NULL, "bytes */6"},
+    {"GET", "Range: bytes=-0\r\n", 416, NULL, "bytes */6"},
+    {"GET", "Range: bytes=0-0,2-2\r\n", 200, "hello\n", NULL}, /* whole */
+    {"GET", "Range: bytes=5-1\r\n", 200, "hello\n", NULL},     /* ignored */
+    {"GET", "Range: items=0-1\r\n", 200, "hello\n", NULL},
+    {"HEAD", "Range: bytes=0-2\r\n", 200, "", NULL},
+    {"GET", "Range: bytes=0-2\r\nIf-Range: {E}\r\n", 206, "hel", "bytes 0-2/6"},
+    {"GET", "Range: bytes=0-2\r\nIf-Range: {L}\r\n", 206, "hel", "bytes 0-2/6"},
+    {"GET", "Range: bytes=0-2\r\nIf-Range: \"other\"\r\n", 200, "hello\n",
+     NULL},
+    {"GET", "Range: bytes=0-2\r\nIf-Range: Mon, 01 Jan 1990 00:00:00 GMT\r\n",
+     200, "hello\n", NULL},
+    {"GET", "Range: bytes=0-2\r\nIf-None-Match: {E}\r\n", 304, "", NULL},
+};
+
+/* fields with {E} and {L} replaced by etag and date. */
+static void expand(char *out, size_t cap, const char *fields, const char *etag,
+                   const char *date)
+{
+    size_t n = 0;
+    for (const char *p = fields; *p && n + 1 < cap; p++) {
+        const char *with = strncmp(p, "{E}", 3) == 0   ? etag
+                           : strncmp(p, "{L}", 3) == 0 ? date
+                                                       : NULL;
+        if (with) {
+            n += (size_t)snprintf(out + n, cap - n, "%s", with);
+            p += 2;
+        } else {
+            out[n++] = *p;
+        }
+        if (n >= cap)
+            n = cap - 1;
+    }
+    out[n] = '\0';
+}
+
+/* One case on the open connection c: its status, body and fields. */
+static int cond_one(conn_t *c, const cond_case_t *cc, const char *etag,
+                    const char *date)
+{
+    char fields[512], request[1024], value[128];
+    response_t r;
+    expand(fields, sizeof(fields), cc->fields, etag, date);
+    snprintf(request, sizeof(request),
+             "%s /a.txt HTTP/1.1\r\nHost: t\r\n%s\r\n", cc->method, fields);
+    int head_only = strcmp(cc->method, "HEAD") == 0;
+    if (!CHECK(conn_send_str(c, request) == 0) ||
+        !CHECK(conn_response(c, &r, head_only) == 0))
+        return 0;
+    if (!CHECK(r.status == cc->status))
+        ts_note("expected %d, got\n%s", cc->status, r.head);
+    if (cc->body)
+        CHECK(body_is(&r, cc->body));
+    if (cc->range)
+        CHECK(header_is(&r, "Content-Range", cc->range));
+    else
+        CHECK(!header(&r, "Content-Range", value, sizeof(value)));
+    if (cc->status == 304) /* the validators, and no body described */
+        CHECK(header_is(&r, "ETag", etag) &&
+              header_is(&r, "Last-Modified", date) &&
+              !header(&r, "Content-Length", value, sizeof(value)) &&
+              !header(&r, "Content-Type", value, sizeof(value)));
+    if (cc->status == 200 || cc->status == 206)
+        CHECK(header_is(&r, "Accept-Ranges", "bytes"));
+    return 1;
+}
+
+static void conditional_case(const char *address, const site_t *site)
+{
+    (void)site;
+    conn_t c;
+    response_t r;
+    char etag[128], date[128];
+    detail("GET /a.txt: its validators");
+    if (conn_open(&c, address) < 0 ||
+        !CHECK(conn_send_str(&c, GET("/a.txt")) == 0) ||
+        !CHECK(conn_response(&c, &r, 0) == 0) ||
+        !CHECK(header(&r, "ETag", etag, sizeof(etag)) &&
+               header(&r, "Last-Modified", date, sizeof(date)))) {
+        conn_close(&c);
+        return;
+    }
+    int ok = 1;
+    for (size_t i = 0; ok && i < COUNT(cond_cases); i++) {
+        detail("%s %s", cond_cases[i].method, cond_cases[i].fields);
+        ok = cond_one(&c, &cond_cases[i], etag, date);
+    }
+    detail("the connection goes on after them all");
+    if (ok)
+        CHECK(step(&c, GET("/a.txt"), 0, 200, "hello\n") && conn_quiet(&c));
+    conn_close(&c);
+}
+
+static void test_conditional(void)
+{
+    each_mode(conditional_case);
+}
+
+/* Ranges of the 300 KiB file: past the bytes that ride with the head,
+ * from an offset (sendfile or reads), and a suffix. */
+static void big_range_case(const char *address, const site_t *site)
+{
+    static const struct {
+        const char *range;
+        long long first, last;
+    } ranges[] = {
+        {"100000-200000", 100000, 200000},
+        {"16000-", 16000, BIG_SIZE - 1},
+        {"-70000", BIG_SIZE - 70000, BIG_SIZE - 1},
+        {"0-", 0, BIG_SIZE - 1},
+    };
+    conn_t c;
+    if (conn_open(&c, address) < 0) {
+        conn_close(&c);
+        return;
+    }
+    for (size_t i = 0; i < COUNT(ranges); i++) {
+        char request[256], want[128];
+        response_t r;
+        long long n = ranges[i].last - ranges[i].first + 1;
+        detail("GET /big.bin bytes=%s", ranges[i].range);
+        snprintf(request, sizeof(request),
+                 "GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=%s\r\n\r\n",
+                 ranges[i].range);
+        snprintf(want, sizeof(want), "bytes %lld-%lld/%d", ranges[i].first,
+                 ranges[i].last, BIG_SIZE);
+        if (!CHECK(conn_send_str(&c, request) == 0) ||
+            !CHECK(conn_response(&c, &r, 0) == 0))
+            break;
+        CHECK(r.status == 206 && header_is(&r, "Content-Range", want));
+        CHECK(r.body_len == (size_t)n &&
+              memcmp(r.body, site->big + ranges[i].first, (size_t)n) == 0);
+    }
+    conn_close(&c);
+}
+
+static void test_big_ranges(void)
+{
+    each_mode(big_range_case);
+}
+
+/* ---- Dot segments -------------------------------------------------------- */
+
+static const escape_t inside[] = {
+    {"/plain/../a.txt", 200},
+    {"/missing/../a.txt", 200}, /* lexical, as Python and nginx */
+    {"/plain/./b.txt", 200},
+    {"/plain/%2e%2e/a.txt", 200},
+    {"/plain/sub%20dir/../../a.txt", 200},
+    {"http://t/plain/../a.txt", 200},
+    {"/plain/b.txt/../../a.txt", 200},
+    {"/links/up", 200},           /* ../a.txt */
+    {"/links/via", 200},          /* dir/../a.txt, dir being ../plain */
+    {"/links/dir/../a.txt", 404}, /* the URL's ".." is lexical: links/a.txt */
+    {"/links/out", 404},          /* ../../secret.txt */
+    {"/links/abs", 404},          /* /etc/passwd */
+    {"/links/loop", 404},
+    {"/plain/../../a.txt", 400},
+    {"/plain/../../www/a.txt", 400},
+};
+
+static void dot_segments_case(const char *address, const site_t *site)
+{
+    (void)site;
+    for (size_t i = 0; i < COUNT(inside); i++) {
+        char request[256];
+        conn_t c;
+        response_t r;
+        detail("GET %s", inside[i].target);
+        snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n",
+                 inside[i].target);
+        if (exchange(address, request, strlen(request), &c, &r, 0) == 0) {
+            if (!CHECK(r.status == inside[i].status))
+                ts_note("expected %d, got\n%s", inside[i].status, r.head);
+            if (inside[i].status == 200 && !strstr(inside[i].target, "b.txt\0"))
+                CHECK(body_is(&r, "hello\n"));
+        }
+        CHECK(!leaks(&c));
+        conn_close(&c);
+    }
+    conn_t c;
+    detail("GET /plain/./b.txt");
+    if (conn_open(&c, address) == 0)
+        step(&c, GET("/plain/./b.txt"), 0, 200, "b\n");
+    conn_close(&c);
+}
+
+static void test_dot_segments(void)
+{
+    each_mode(dot_segments_case);
+}
+
+/* ---- Opening beneath the root: openat2 and the walk ---------------------- */
+
+typedef int (*open_fn)(int root_fd, const char *path, int *fd);
+
+static void open_cases(const site_t *site, open_fn open_it, const char *how)
+{
+    static const struct {
+        const char *path;
+        const char *text; /* its first bytes; "" a directory; NULL refused */
+    } cases[] = {
+        {"a.txt", "hello\n"},
+        {"inner", "hello\n"},
+        {"links/up", "hello\n"},
+        {"links/via", "hello\n"},
+        {"links/dir/b.txt", "b\n"},
+        {"links/dir", ""},
+        {"", ""},
+        {"plain", ""},
+        {"links/out", NULL},
+        {"links/abs", NULL},
+        {"links/loop", NULL},
+        {"etclink/passwd", NULL},
+        {"etclink", NULL},
+        {"secretlink", NULL},
+        {"sibling/s.txt", NULL},
+        {"missing", NULL},
+        {"a.txt/x", NULL},
+    };
+    int root_fd = open(site->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (!CHECK(root_fd >= 0))
+        return;
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        int fd = -1;
+        snprintf(ts_where, sizeof(ts_where), "%s, \"%s\"", how, cases[i].path);
+        int rc = open_it(root_fd, cases[i].path, &fd);
+        if (!cases[i].text) {
+            if (!CHECK(rc < 0))
+                close(fd);
+            continue;
+        }
+        if (!CHECK(rc == 0))
+            continue;
+        char buf[64] = "";
+        struct stat st;
+        if (cases[i].text[0] && CHECK(fstat(fd, &st) == 0))
+            CHECK(read(fd, buf, sizeof(buf) - 1) ==
+                      (ssize_t)strlen(cases[i].text) &&
+                  strcmp(buf, cases[i].text) == 0);
+        else
+            CHECK(fstat(fd, &st) == 0 && S_ISDIR(st.st_mode));
+        close(fd);
+    }
+    close(root_fd);
+}
+
+/* Both ways, whatever the build: the fast path where the kernel has it
+ * (else it is the walk again), and the walk NO_FASTPATH=1 builds. */
+static void test_open_beneath(void)
+{
+    site_t site;
+    snprintf(ts_where, sizeof(ts_where), "creating the tree");
+    if (CHECK(site_create(&site) == 0)) {
+        open_cases(&site, http_open_beneath, "http_open_beneath");
+        open_cases(&site, http_open_walk, "http_open_walk");
+    }
+    site_remove(&site);
+}
+
+/* ---- The open-file cache ------------------------------------------------- */
+
+/* GET path on c until its body is want, for up to 2.5 s: a cached copy
+ * may be served for a second after the file changed, not longer. */
+static int becomes(conn_t *c, const char *path, int status, const char *want)
+{
+    char request[256];
+    snprintf(request, sizeof(request), "GET %s HTTP/1.1\r\nHost: t\r\n\r\n",
+             path);
+    long long until = ts_now_ms() + 2500;
+    for (;;) {
+        response_t r;
+        if (conn_send_str(c, request) < 0 || conn_response(c, &r, 0) < 0)
+            return 0;
+        if (r.status == status &&
+            (!want || (r.body_len == strlen(want) &&
+                       memcmp(r.body, want, r.body_len) == 0)))
+            return 1;
+        if (ts_now_ms() > until)
+            return 0;
+        poll(NULL, 0, 100);
+    }
+}
+
+static void cache_case(const char *address, const site_t *site)
+{
+    char path[256];
+    conn_t c;
+    snprintf(path, sizeof(path), "%s/mut.txt", site->root);
+    if (!CHECK(write_file(path, "one\n", 4) == 0) ||
+        conn_open(&c, address) < 0) {
+        conn_close(&c);
+        return;
+    }
+    detail("cached, then rewritten longer");
+    CHECK(becomes(&c, "/mut.txt", 200, "one\n"));
+    CHECK(becomes(&c, "/mut.txt", 200, "one\n")); /* from the cache */
+    CHECK(write_file(path, "changed\n", 8) == 0);
+    CHECK(becomes(&c, "/mut.txt", 200, "changed\n"));
+    detail("rewritten, same size");
+    CHECK(write_file(path, "CHANGED\n", 8) == 0);
+    CHECK(becomes(&c, "/mut.txt", 200, "CHANGED\n"));
+    detail("deleted");
+    unlink(path);
+    CHECK(becomes(&c, "/mut.txt", 404, NULL));
+    conn_close(&c);
+}
+
+static void test_cache(void)
+{
+    each_mode(cache_case);
+}
+
+/* ---- curl against the CLI ------------------------------------------------ */
+
+/* curl's output for args against address: 0 and out, or -1. */
+static int curl(const char *address, const char *args, char *out, size_t cap)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "curl -s --max-time 5 %s 2>/dev/null", args);
+    char *at = strstr(cmd, "ADDR");
+    if (at) { /* ADDR stands for the server's address */
+        char rest[1024];
+        snprintf(rest, sizeof(rest), "%s", at + 4);
+        snprintf(at, sizeof(cmd) - (size_t)(at - cmd), "%s%s", address, rest);
+    }
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    return pclose(p) == 0 ? 0 : -1;
+}
+
+/* curl's -r, -z and --path-as-is behave as with nginx.  Skipped (passing)
+ * without curl. */
+static void test_curl(void)
+{
+    static const struct {
+        const char *args, *want;
+    } cases[] = {
+        {"-r 0-2 http://ADDR/a.txt", "hel"},
+        {"-r -2 http://ADDR/a.txt", "o\n"},
+        {"-o /dev/null -w %{http_code} -r 100- http://ADDR/a.txt", "416"},
+        {"-o /dev/null -w %{http_code} -z 'Fri, 01 Jan 2100 00:00:00 GMT' "
+         "http://ADDR/a.txt",
+         "304"},
+        {"-o /dev/null -w %{http_code} -z 'Mon, 01 Jan 1990 00:00:00 GMT' "
+         "http://ADDR/a.txt",
+         "200"},
+        {"--path-as-is http://ADDR/plain/../a.txt", "hello\n"},
+        {"-o /dev/null -w %{http_code} --path-as-is http://ADDR/../secret.txt",
+         "400"},
+        {"-o /dev/null -w %{redirect_url} 'http://ADDR/plain?x=1'",
+         "/plain/?x=1"},
+    };
+    snprintf(ts_where, sizeof(ts_where), "curl");
+    if (system("curl --version >/dev/null 2>&1") != 0) {
+        ts_note("curl is not installed: skipped");
+        return;
+    }
+    site_t site;
+    cli_proc_t p;
+    const char *args[] = {"--handler", "http",        "--root", NULL,
+                          "--listen",  "127.0.0.1:0", NULL};
+    if (CHECK(site_create(&site) == 0)) {
+        args[3] = site.root;
+        if (CHECK(ts_cli_start(&p, args, 1) == 0)) {
+            for (size_t i = 0; i < COUNT(cases); i++) {
+                char out[512];
+                snprintf(ts_where, sizeof(ts_where), "curl %s", cases[i].args);
+                int rc = curl(p.address, cases[i].args, out, sizeof(out));
+                size_t n = strlen(out), k = strlen(cases[i].want);
+                /* exactly want; a redirect's URL ends with it */
+                int match =
+                    cases[i].want[0] == '/'
+                        ? n >= k && strcmp(out + n - k, cases[i].want) == 0
+                        : strcmp(out, cases[i].want) == 0;
+                if (!CHECK(rc == 0 && match))
+                    ts_note("expected \"%s\", got \"%s\"", cases[i].want, out);
+            }
+            kill(p.pid, SIGTERM);
+            CHECK(ts_cli_wait(&p, 15000) == 0);
+        }
+    }
+    site_remove(&site);
 }
 
 /* ---- Malformed bytes over sockets ---------------------------------------- */
@@ -1568,6 +2080,16 @@ void register_http_tests(void)
         {"Content-Type by extension", test_types},
         {"a 300 KiB file byte for byte, in chunks", test_big_file},
         {"traversal: nothing outside the root, ever", test_traversal},
+        {"304 and 206/416: If-Modified-Since, If-None-Match, Range, If-Range",
+         test_conditional},
+        {"ranges of a 300 KiB file, from any offset", test_big_ranges},
+        {"dot segments resolved inside the root, 400 above it",
+         test_dot_segments},
+        {"opening beneath the root: openat2 and the walk refuse escapes",
+         test_open_beneath},
+        {"the open-file cache sees a changed or deleted file within 1 s",
+         test_cache},
+        {"curl -r, -z, --path-as-is (skipped without curl)", test_curl},
         {"malformed corpus and noise: an error or a clean close",
          test_malformed},
         {"idle connections closed after the timeout", test_idle_timeout},

@@ -62,16 +62,16 @@ $(LIB_OBJ): OBJ_CFLAGS = $(LIB_CFLAGS)
 #             call (Linux, the BSDs, POSIX.1-2024): two fcntl calls fewer
 #   openat2   the http handler opens a file beneath its root in one call
 #             (RESOLVE_BENEATH, Linux 5.6), not one openat per component
-#   sendfile  the http handler's large files go from the page cache to
-#             the socket, not through a buffer (Linux)
+#   sendfile  ss_send_file's bytes go from the page cache to the socket,
+#             not through a buffer (Linux)
 ifeq ($(NO_FASTPATH),)
 HAVE_ACCEPT4 := $(shell $(CC) -o /dev/null mk/accept4.c 2>/dev/null && echo 1)
 HAVE_OPENAT2 := $(shell $(CC) -o /dev/null mk/openat2.c 2>/dev/null && echo 1)
 HAVE_SENDFILE := $(shell $(CC) -o /dev/null mk/sendfile.c 2>/dev/null && echo 1)
 endif
-FASTPATHS = $(if $(HAVE_ACCEPT4),-DSS_HAVE_ACCEPT4)
-HND_FASTPATHS = $(if $(HAVE_OPENAT2),-DSS_HAVE_OPENAT2) \
-                $(if $(HAVE_SENDFILE),-DSS_HAVE_SENDFILE)
+FASTPATHS = $(if $(HAVE_ACCEPT4),-DSS_HAVE_ACCEPT4) \
+            $(if $(HAVE_SENDFILE),-DSS_HAVE_SENDFILE)
+HND_FASTPATHS = $(if $(HAVE_OPENAT2),-DSS_HAVE_OPENAT2)
 $(HND_OBJ): OBJ_CFLAGS = $(HND_FASTPATHS)
 
 # libsocketserver.so.VERSION (SS_VERSION in the header), its SONAME
@@ -332,7 +332,8 @@ install: lib cli
 	ln -sf $(SO_REAL) $(DESTDIR)$(PREFIX)/lib/libsocketserver.so
 	install -m 644 $(CLI_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 socketserver/socketserver.h socketserver/socketserver_log.h \
-	  cli/socketserver_cli.h $(DESTDIR)$(PREFIX)/include/
+	  socketserver/socketserver_choices.h cli/socketserver_cli.h \
+	  $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/socketserver $(DESTDIR)$(PREFIX)/bin/
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 644 deploy/socketserver.1 $(DESTDIR)$(PREFIX)/share/man/man1/
@@ -349,6 +350,7 @@ uninstall:
 	  $(DESTDIR)$(PREFIX)/lib/$(SO_REAL) \
 	  $(DESTDIR)$(PREFIX)/include/socketserver.h \
 	  $(DESTDIR)$(PREFIX)/include/socketserver_log.h \
+	  $(DESTDIR)$(PREFIX)/include/socketserver_choices.h \
 	  $(DESTDIR)$(PREFIX)/bin/socketserver \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/socketserver.pc \
 	  $(DESTDIR)$(PREFIX)/share/man/man1/socketserver.1

@@ -1,21 +1,12 @@
 /* http_reply.c -- what goes back: the status line and fields, the Date
  * (formatted once a second), error pages, and file bodies (the head and
- * the first bytes in one send; the rest by sendfile where the build has
- * it, else by reads and sends). */
-#define _GNU_SOURCE /* nothing GNU is used: <sys/sendfile.h> wants it */
+ * the first bytes in one send; the rest by ss_send_file: sendfile where
+ * the system has it). */
 #include "http.h"
 
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#ifdef SS_HAVE_SENDFILE
-#include <sys/sendfile.h>
-#endif
-
-#define SENDFILE_STEP (1024 * 1024) /* bytes per sendfile call */
 
 const char *http_reason(int status)
 {
@@ -232,90 +223,6 @@ static int read_at(int fd, char *buf, size_t len, long long off)
     return 0;
 }
 
-/* The portable way: HTTP_CHUNK at a time through the connection's buffer. */
-static int send_by_reads(ss_request_t *req, http_conn_t *c, int fd,
-                         long long off, long long left)
-{
-    while (left > 0) {
-        size_t want = left < HTTP_CHUNK ? (size_t)left : HTTP_CHUNK;
-        int rc = read_at(fd, c->out, want, off);
-        if (rc == 0)
-            rc = ss_send_all(req, c->out, want);
-        if (rc < 0)
-            return rc;
-        off += (long long)want;
-        left -= (long long)want;
-    }
-    return 0;
-}
-
-#ifdef SS_HAVE_SENDFILE
-/* sendfile has no MSG_NOSIGNAL: a peer that reset would raise SIGPIPE,
- * which kills a server that has not ignored it (the library promises it
- * does not).  So SIGPIPE is blocked in this thread around the one call
- * (no yield in between: a coroutine switch must not carry the mask), and
- * one it raised is taken back before the old mask returns. */
-static ssize_t sendfile_quietly(int sock, int fd, long long off, size_t len)
-{
-    sigset_t pipe_only, old;
-    sigemptyset(&pipe_only);
-    sigaddset(&pipe_only, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-    off_t at = (off_t)off;
-    ssize_t n = sendfile(sock, fd, &at, len);
-    int e = errno;
-    if (n < 0 && e == EPIPE && !sigismember(&old, SIGPIPE)) {
-        struct timespec none = {0, 0};
-        while (sigtimedwait(&pipe_only, NULL, &none) < 0 && errno == EINTR) {
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = e;
-    return n;
-}
-
-/* The kernel copies from the page cache to the socket.  The one send in
- * this handler not made by a request function (the library has no
- * sendfile of its own yet): safe here since a send changes nothing the
- * library tracks (read-ahead, what the close decides on), and every wait
- * still goes through the library's seam.  Between calls the
- * request waits for room through ss_poll, which in the event mode also
- * lets other connections run: a fast reader of a big file cannot hold
- * the loop.  A file sendfile refuses (EINVAL: no page cache behind it)
- * goes by reads. */
-static int send_rest(ss_request_t *req, http_conn_t *c, int fd, long long off,
-                     long long left)
-{
-    while (left > 0) {
-        size_t want = left < SENDFILE_STEP ? (size_t)left : SENDFILE_STEP;
-        ssize_t n = sendfile_quietly(ss_fd(req), fd, off, want);
-        if (n == 0)
-            return -EIO; /* shrank: see read_at */
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0 && (errno == EINVAL || errno == ENOSYS))
-            return send_by_reads(req, c, fd, off, left);
-        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-            return -errno;
-        if (n > 0) {
-            off += n;
-            left -= n;
-        }
-        struct pollfd p = {ss_fd(req), POLLOUT, 0};
-        int rc = left > 0 ? ss_poll(req, &p, 1, -1) : 0;
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-#else
-static int send_rest(ss_request_t *req, http_conn_t *c, int fd, long long off,
-                     long long left)
-{
-    return send_by_reads(req, c, fd, off, left);
-}
-#endif
-
 /* The body's first bytes ride with the head: a small file is one send. */
 int http_send_file(ss_request_t *req, http_conn_t *c, const http_reply_t *rp,
                    const http_file_t *f)
@@ -338,6 +245,6 @@ int http_send_file(ss_request_t *req, http_conn_t *c, const http_reply_t *rp,
         return rc;
     if (f->fd < 0)
         return ss_send_all(req, f->body + first + now, (size_t)(len - now));
-    return send_rest(req, c, f->fd, first + (long long)now,
-                     len - (long long)now);
+    return ss_send_file(req, f->fd, first + (long long)now,
+                        len - (long long)now);
 }

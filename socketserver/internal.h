@@ -294,6 +294,7 @@ int ss__wait(ss_request_t *req, struct pollfd *fds, unsigned nfds,
              long long deadline_ms);
 int ss__wait_fd(ss_request_t *req, int fd, short events, long long deadline_ms);
 long long ss__call_deadline(const ss_request_t *req);
+void ss__made_progress(ss_request_t *req);
 
 /* privileges.c */
 int ss__resolve_identity(ss_server_t *srv, char *err, size_t errlen);

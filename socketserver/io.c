@@ -11,14 +11,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* A call moved bytes: the waiter may let others run (a client that always
- * has data must not starve the rest of an event loop). */
-static void made_progress(ss_request_t *req)
-{
-    if (req->waiter->progress)
-        req->waiter->progress(req);
-}
-
 /* ---- Receiving --------------------------------------------------------- */
 
 /* Hand out bytes already received (read-ahead, or the datagram). */
@@ -41,7 +33,7 @@ ssize_t ss__fd_recv(ss_request_t *req, int fd, void *buf, size_t len,
         if (n >= 0) {
             if (fd == req->fd) /* what the close decides on */
                 req->seen |= n > 0 ? SS_SEEN_INPUT : SS_SEEN_EOF;
-            made_progress(req);
+            ss__made_progress(req);
             return n;
         }
         if (errno == EINTR)
@@ -256,7 +248,7 @@ static int fd_send_all(ss_request_t *req, int fd, const void *buf, size_t len)
             p += n;
             len -= (size_t)n;
             deadline = ss__call_deadline(req); /* progress: idle again */
-            made_progress(req);
+            ss__made_progress(req);
             continue;
         }
         if (n < 0 && errno == EINTR)

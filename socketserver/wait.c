@@ -91,3 +91,11 @@ long long ss__call_deadline(const ss_request_t *req)
     long long idle = req->timeout_ms > 0 ? ss__now_ms() + req->timeout_ms : 0;
     return earlier(idle, req->deadline_at_ms);
 }
+
+/* A call moved bytes: the waiter may let others run (a client that always
+ * has data must not starve the rest of an event loop). */
+void ss__made_progress(ss_request_t *req)
+{
+    if (req->waiter->progress)
+        req->waiter->progress(req);
+}

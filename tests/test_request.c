@@ -5,6 +5,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -503,6 +504,48 @@ static void test_handler_open_close(void)
     CU_ASSERT_EQUAL(ts_count_fds(), fds);
 }
 
+/* ---- ss_send_file --------------------------------------------------------
+ * A 600 KiB file of a known pattern; the handler sends FILE_PART bytes of
+ * it from FILE_OFFSET, then asks for bytes past its end and reports the
+ * error as one more line. */
+enum { FILE_BYTES = 600 * 1024, FILE_OFFSET = 1001, FILE_PART = 500000 };
+static char file_path[64];
+static unsigned char *file_bytes;
+
+static int file_handle(ss_request_t *req)
+{
+    int fd = open(file_path, O_RDONLY);
+    if (fd < 0)
+        return -errno;
+    int rc = ss_send_file(req, fd, FILE_OFFSET, FILE_PART);
+    int past = ss_send_file(req, fd, FILE_BYTES - 10, 20); /* ends early */
+    close(fd);
+    return rc < 0 ? rc : ss_sendf(req, "|%d", past);
+}
+
+static const ss_handler_t file_sender = {.name = "file", .handle = file_handle};
+
+static void test_send_file(void)
+{
+    snprintf(file_path, sizeof(file_path), "/tmp/ss-sendfile-XXXXXX");
+    int fd = mkstemp(file_path);
+    file_bytes = malloc(FILE_BYTES);
+    CU_ASSERT_FATAL(fd >= 0 && file_bytes);
+    ts_fill_pattern(file_bytes, FILE_BYTES, 3);
+    CU_ASSERT_FATAL(write(fd, file_bytes, FILE_BYTES) == FILE_BYTES);
+    close(fd);
+    static char out[FILE_PART + 64];
+    ssize_t n = exchange(TS_TCP4, &file_sender, 0, NULL, out, sizeof(out));
+    CU_ASSERT_EQUAL(n, FILE_PART + 10 + 3); /* the part, 10 bytes, "|-5" */
+    CU_ASSERT(n >= FILE_PART &&
+              memcmp(out, file_bytes + FILE_OFFSET, FILE_PART) == 0);
+    CU_ASSERT(n == FILE_PART + 13 &&
+              memcmp(out + FILE_PART, file_bytes + FILE_BYTES - 10, 10) == 0 &&
+              memcmp(out + FILE_PART + 10, "|-5", 3) == 0);
+    unlink(file_path);
+    free(file_bytes);
+}
+
 void register_request_tests(void)
 {
     CU_pSuite s = ts_suite("request");
@@ -513,6 +556,8 @@ void register_request_tests(void)
     CU_add_test(s, "ss_recv_exact: pieces joined, short at EOF",
                 test_recv_exact);
     CU_add_test(s, "ss_sendf: output past its stack buffer", test_sendf_large);
+    CU_add_test(s, "ss_send_file: a part of a file; past its end, -EIO",
+                test_send_file);
     CU_add_test(s,
                 "ss_sleep: paces; the deadline cuts it, the idle timeout not",
                 test_sleep);

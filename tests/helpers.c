@@ -636,3 +636,13 @@ int ts_cli_wait(cli_proc_t *p, int timeout_ms)
         return -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+int ts_hold_handle(ss_request_t *req)
+{
+    char line[64];
+    int rc = ss_send_all(req, "hi\n", 3);
+    ssize_t n = rc < 0 ? rc : ss_read_line(req, line, sizeof(line));
+    return n <= 0 ? (int)n : ss_send_all(req, "ok\n", 3);
+}
+
+const ss_handler_t ts_hold = {.name = "hold", .handle = ts_hold_handle};

@@ -148,4 +148,9 @@ const char *ts_cli_path(void);
  * timeout_ms: 0, or -1. */
 int ts_cli_read_line(cli_proc_t *p, char *buf, size_t cap, int timeout_ms);
 
+/* A handler that greets "hi\n", then waits for one line and answers
+ * "ok\n": a connection held for as long as a test likes. */
+int ts_hold_handle(ss_request_t *req);
+extern const ss_handler_t ts_hold;
+
 #endif

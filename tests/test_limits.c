@@ -11,17 +11,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Greets, then waits for one line and answers "ok". */
-static int hold_handle(ss_request_t *req)
-{
-    char line[64];
-    int rc = ss_send_all(req, "hi\n", 3);
-    ssize_t n = rc < 0 ? rc : ss_read_line(req, line, sizeof(line));
-    return n <= 0 ? (int)n : ss_send_all(req, "ok\n", 3);
-}
-
-static const ss_handler_t hold = {.name = "hold", .handle = hold_handle};
-
 /* With max_conns 2, a third client waits (it is never refused) and is
  * served as soon as one of the first two leaves. */
 static void test_max_conns_every_mode(void)
@@ -30,7 +19,7 @@ static void test_max_conns_every_mode(void)
         snprintf(ts_where, sizeof(ts_where), "%s", ts_modes[m]);
         ss_config_t cfg;
         test_server_t ts;
-        ts_config(&cfg, TS_TCP4, ts_modes[m], &hold);
+        ts_config(&cfg, TS_TCP4, ts_modes[m], &ts_hold);
         cfg.max_conns = 2;
         if (!CHECK(ts_start(&ts, &cfg) == 0))
             continue;
@@ -94,7 +83,7 @@ static void test_timeout_is_idle(void)
         snprintf(ts_where, sizeof(ts_where), "%s", waits[m]);
         ss_config_t cfg;
         test_server_t ts;
-        ts_config(&cfg, TS_TCP4, waits[m], &hold);
+        ts_config(&cfg, TS_TCP4, waits[m], &ts_hold);
         cfg.timeout_ms = 500;
         if (!CHECK(ts_start(&ts, &cfg) == 0))
             continue;
@@ -127,7 +116,7 @@ static void test_timeout_is_idle(void)
  * longer or shorter, and SS_TIMEOUT_NONE turns it off.  Issue 16: with no
  * --timeout an idle client of the line bots held its connection forever. */
 static const ss_handler_t quiet_600 = {
-    .name = "quiet", .handle = hold_handle, .timeout_ms = 600};
+    .name = "quiet", .handle = ts_hold_handle, .timeout_ms = 600};
 
 /* A greeted client that stays silent: closed within [lo, hi) ms, or (lo
  * < 0) still served after 1.2 s of silence. */

@@ -24,18 +24,6 @@ static int tid_handle(ss_request_t *req)
 
 static const ss_handler_t tid_handler = {.name = "tid", .handle = tid_handle};
 
-/* Greets, then waits for one line and answers "ok": a connection that is
- * held for as long as the test likes. */
-static int hold_handle(ss_request_t *req)
-{
-    char line[64];
-    int rc = ss_send_all(req, "hi\n", 3);
-    ssize_t n = rc < 0 ? rc : ss_read_line(req, line, sizeof(line));
-    return n <= 0 ? (int)n : ss_send_all(req, "ok\n", 3);
-}
-
-static const ss_handler_t hold = {.name = "hold", .handle = hold_handle};
-
 static int count_threads(void)
 {
     DIR *d = opendir("/proc/self/task");
@@ -137,7 +125,7 @@ static void test_idle_bounded_and_retired(void)
 {
     ss_config_t cfg;
     test_server_t ts;
-    ts_config(&cfg, TS_TCP4, "thread", &hold);
+    ts_config(&cfg, TS_TCP4, "thread", &ts_hold);
     cfg.idle_threads = 2;
     cfg.thread_idle_ms = 500;
     int before = count_threads();
@@ -164,7 +152,7 @@ static void test_cap_holds_with_parked(void)
 {
     ss_config_t cfg;
     test_server_t ts;
-    ts_config(&cfg, TS_TCP4, "thread", &hold);
+    ts_config(&cfg, TS_TCP4, "thread", &ts_hold);
     cfg.max_threads = 2;
     CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);
     int fd[3];
@@ -189,7 +177,7 @@ static void check_close_joins_parked(int block_on_close)
     snprintf(ts_where, sizeof(ts_where), "block_on_close %d", block_on_close);
     ss_config_t cfg;
     test_server_t ts;
-    ts_config(&cfg, TS_TCP4, "thread", &hold);
+    ts_config(&cfg, TS_TCP4, "thread", &ts_hold);
     cfg.block_on_close = block_on_close;
     int before = count_threads();
     CU_ASSERT_FATAL(ts_start(&ts, &cfg) == 0);

@@ -146,13 +146,15 @@ int http_open_walk(int root_fd, const char *path, int *fd)
     walk_t *w = malloc(sizeof(*w));
     if (!w)
         return -ENOMEM;
+    /* The directory first: a path too long still ends in walk_set_dir,
+     * which must not close a descriptor it never opened. */
+    w->dir = w->root_fd = root_fd;
     size_t len = strlen(path);
     int rc = len < sizeof(w->pending) ? 0 : -ENAMETOOLONG;
     if (rc == 0) {
         memcpy(w->pending, path, len + 1);
         w->next = w->done_len = 0;
         w->done[0] = '\0';
-        w->dir = w->root_fd = root_fd;
         w->links = 0;
     }
     for (char *name; rc == 0 && (name = next_component(w));)

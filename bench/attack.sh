@@ -19,6 +19,8 @@
 # $BUILD/bench/attack.md (also printed) and attack.tsv.  Only 127.0.0.1.
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=bench/server_group.sh
+. bench/server_group.sh
 
 build=${BUILD:-build}
 out=$build/bench
@@ -108,15 +110,8 @@ EOF
 
 # SIGTERM to the server's group, then SIGKILL to what is left after 5 s.
 stop_server() {
-    local _
     [ -z "$SRV_PID" ] && return
-    kill -TERM -- "-$SRV_PID" 2>/dev/null
-    for _ in $(seq 50); do
-        kill -0 -- "-$SRV_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL -- "-$SRV_PID" 2>/dev/null
-    wait "$SRV_PID" 2>/dev/null
+    stop_server_group "$SRV_PID" 50
     SRV_PID=
 }
 

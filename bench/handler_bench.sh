@@ -30,6 +30,8 @@
 # row marked failed with why, never a hang.
 set -u
 cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=bench/server_group.sh
+. bench/server_group.sh
 
 build=${BUILD:-build}
 loadgen=$build/bench/loadgen
@@ -111,13 +113,7 @@ start_server() {
 # TERM to the group, KILL after 3 s.
 stop_server() {
     [ -n "$SRV_PID" ] || return 0
-    kill -TERM -- "-$SRV_PID" 2>/dev/null
-    for _ in $(seq 30); do
-        kill -0 "$SRV_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL -- "-$SRV_PID" 2>/dev/null
-    wait "$SRV_PID" 2>/dev/null
+    stop_server_group "$SRV_PID" 30
     SRV_PID=
 }
 
